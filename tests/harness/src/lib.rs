@@ -1,0 +1,4 @@
+//! Host side of the test harness: parses what the guest prints.
+
+pub mod allocinfo;
+pub mod ktap;
