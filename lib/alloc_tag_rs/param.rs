@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Parsing of the `sysctl.vm.mem_profiling=` boot parameter.
+//!
+//! Mirrors `setup_early_mem_profiling()` in `srctree/lib/alloc_tag.c`, with the
+//! grammar later kernels accept: `{0|1|never}[,compressed]`. The first token is
+//! read like `kstrtobool()` in `srctree/lib/kstrtox.c`, which only looks at its
+//! first one or two bytes, unless it is exactly `never`.
+
+use core::fmt;
+
+/// Whether allocation profiling runs, and whether it can ever run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Profiling is disabled for good: no `page_ext` space, read-only sysctl.
+    Never,
+    /// Profiling is supported but starts disabled.
+    Off,
+    /// Profiling is supported and starts enabled.
+    On,
+}
+
+/// The setting requested by a valid `sysctl.vm.mem_profiling=` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// Whether profiling runs and whether it can be turned on later.
+    pub mode: Mode,
+    /// Whether `,compressed` asked for tag references in page flags.
+    pub compressed: bool,
+}
+
+impl Setting {
+    /// Returns whether profiling starts enabled.
+    pub fn enabled(&self) -> bool {
+        self.mode == Mode::On
+    }
+
+    /// Returns whether profiling can never be enabled (`never`).
+    pub fn permanently_disabled(&self) -> bool {
+        self.mode == Mode::Never
+    }
+}
+
+/// Why a `sysctl.vm.mem_profiling=` value was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamError {
+    /// The value is empty.
+    Empty,
+    /// The first token is neither `never` nor a boolean.
+    BadMode,
+    /// Something other than exactly `compressed` follows the comma.
+    BadOption,
+    /// `never` is followed by a comma.
+    NeverWithOptions,
+}
+
+impl ParamError {
+    /// Returns a message that explains the error to the user.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty value",
+            Self::BadMode => "expected 0, 1 or never",
+            Self::BadOption => "unknown option after ',': only 'compressed' is accepted",
+            Self::NeverWithOptions => "'never' takes no options",
+        }
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads a boolean the way `kstrtobool()` does.
+///
+/// Only the first byte matters (`y`, `t`, `1` for true, `n`, `f`, `0` for
+/// false, in either case), or the first two for `on` and `of[f]`, so `yes`,
+/// `1x` and `offset` are all accepted. Returns [`None`] for anything else.
+pub fn kstrtobool(s: &[u8]) -> Option<bool> {
+    match s {
+        [b'y' | b'Y' | b't' | b'T' | b'1', ..] => Some(true),
+        [b'n' | b'N' | b'f' | b'F' | b'0', ..] => Some(false),
+        [b'o' | b'O', b'n' | b'N', ..] => Some(true),
+        [b'o' | b'O', b'f' | b'F', ..] => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses the value of `sysctl.vm.mem_profiling=`, given without its NUL.
+///
+/// # Examples
+///
+/// ```
+/// # use alloc_tag_logic::param::{parse, Mode, ParamError, Setting};
+/// let on = parse(b"1,compressed");
+/// assert_eq!(on, Ok(Setting { mode: Mode::On, compressed: true }));
+/// assert_eq!(parse(b"never,compressed"), Err(ParamError::NeverWithOptions));
+/// ```
+pub fn parse(value: &[u8]) -> Result<Setting, ParamError> {
+    if value.is_empty() {
+        return Err(ParamError::Empty);
+    }
+
+    // Only the first comma separates; a second one is part of the option.
+    let mut tokens = value.splitn(2, |&b| b == b',');
+    let first = tokens.next().unwrap_or_default();
+    let option = tokens.next();
+
+    let mode = if first == b"never" {
+        if option.is_some() {
+            return Err(ParamError::NeverWithOptions);
+        }
+        Mode::Never
+    } else {
+        match kstrtobool(first) {
+            Some(true) => Mode::On,
+            Some(false) => Mode::Off,
+            None => return Err(ParamError::BadMode),
+        }
+    };
+
+    let compressed = match option {
+        None => false,
+        Some(b"compressed") => true,
+        Some(_) => return Err(ParamError::BadOption),
+    };
+
+    Ok(Setting { mode, compressed })
+}
