@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory allocation profiling: what `lib/alloc_tag.c` and `lib/codetag.c`
+//! did in 6.12, in Rust, with the same C ABI.
+//!
+//! This object defines `/proc/allocinfo`, `alloc_tag_top_users()` (for
+//! `show_mem()`), the module-unload check, the `sysctl.vm.mem_profiling`
+//! early parameter, the `vm.mem_profiling` sysctl, `page_alloc_tagging_ops`
+//! (the page_ext client), the static key `mem_alloc_profiling_key`, the
+//! per-CPU `_shared_alloc_tag` and the initcall; [`codetag`] holds the C
+//! ABI of `lib/codetag.c`.
+//!
+//! C glue: none in this directory. The kernel crate's `rust/helpers/`
+//! gains `per_cpu_ptr()` and `cpumask_next()`, which are macros or inline
+//! functions in C.
+//!
+//! C header: [`include/linux/alloc_tag.h`](srctree/include/linux/alloc_tag.h).
+
+use core::{
+    ffi::{c_int, c_void},
+    mem::size_of,
+    ptr,
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox},
+    alloc_tag::{
+        codetag::{CodeTag, Cursor, Module, Type},
+        static_key::StaticKey,
+        Tag,
+    },
+    bindings, c_str, export_symbol,
+    ffi::c_char,
+    prelude::*,
+    str::{BStr, CStr},
+    types::Opaque,
+};
+
+pub mod codetag;
+pub mod format;
+pub mod param;
+pub mod top;
+
+const __LOG_PREFIX: &[u8] = b"alloc_tag\0";
+
+/// Whether profiling can ever be enabled (`false` after `=never`).
+///
+/// Written only by the early parameter, before any other CPU runs.
+static PROFILING_SUPPORT: AtomicBool =
+    AtomicBool::new(cfg!(CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT));
+
+/// Whether allocations are being profiled; C tests it inline in every hook.
+#[no_mangle]
+pub static mem_alloc_profiling_key: StaticKey =
+    StaticKey::new(cfg!(CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT));
+
+// C declares the key as a `struct static_key_true` or `_false`: same layout.
+const _: () = assert!(size_of::<StaticKey>() == size_of::<bindings::static_key_true>());
+
+/// A C object Rust defines and C code writes.
+#[repr(transparent)]
+pub struct Shared<T>(Opaque<T>);
+
+// SAFETY: Rust never reads or writes the inner object after building it;
+// only C does, with its own synchronisation.
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    const fn new(value: T) -> Self {
+        Self(Opaque::new(value))
+    }
+}
+
+/// The counters of tags that cannot have their own per-CPU counters
+/// (`ARCH_NEEDS_WEAK_PER_CPU`); exported for modules.
+#[no_mangle]
+#[link_section = ".data..percpu"]
+pub static _shared_alloc_tag: Shared<bindings::alloc_tag_counters> =
+    Shared::new(bindings::alloc_tag_counters { bytes: 0, calls: 0 });
+export_symbol!(_shared_alloc_tag);
+
+/// The page_ext client that stores each page's tag reference; page_ext
+/// fills in `offset` at boot.
+#[no_mangle]
+pub static page_alloc_tagging_ops: Shared<bindings::page_ext_operations> =
+    Shared::new(bindings::page_ext_operations {
+        offset: 0,
+        size: size_of::<bindings::codetag_ref>(),
+        need: Some(need_page_alloc_tagging),
+        init: Some(init_page_alloc_tagging),
+        need_shared_flags: false,
+    });
+export_symbol!(page_alloc_tagging_ops);
+
+extern "C" fn need_page_alloc_tagging() -> bool {
+    PROFILING_SUPPORT.load(Ordering::Relaxed)
+}
+
+extern "C" fn init_page_alloc_tagging() {}
+
+/// Returns whether profiling is disabled for good (`=never`).
+///
+/// Valid once early parameters were parsed.
+#[no_mangle]
+pub extern "C" fn mem_alloc_profiling_permanently_disabled() -> bool {
+    !PROFILING_SUPPORT.load(Ordering::Relaxed)
+}
+
+const _: () = {
+    let _ = if true {
+        bindings::mem_alloc_profiling_permanently_disabled
+    } else {
+        mem_alloc_profiling_permanently_disabled
+    };
+    let _ = if true {
+        bindings::alloc_tag_top_users
+    } else {
+        alloc_tag_top_users
+    };
+};
+
+/// An entry of the `.init.setup` table: C's `struct obs_kernel_param`,
+/// which bindgen does not see (`include/linux/init.h` hides it from
+/// modules, and the bindings are generated as for a module).
+#[repr(C)]
+struct EarlyParam {
+    name: *const c_char,
+    setup: unsafe extern "C" fn(*mut c_char) -> c_int,
+    early: c_int,
+}
+
+// SAFETY: Read-only; it only points to a static string and a function.
+unsafe impl Sync for EarlyParam {}
+
+/// `early_param("sysctl.vm.mem_profiling", setup_early_mem_profiling)`.
+#[link_section = ".init.setup"]
+#[used]
+static EARLY_PARAM: EarlyParam = EarlyParam {
+    name: c_str!("sysctl.vm.mem_profiling").as_char_ptr(),
+    setup: setup_early_mem_profiling,
+    early: 1,
+};
+
+/// Applies `sysctl.vm.mem_profiling=`; see [`param::parse`] for the grammar.
+///
+/// A bad value is reported, and the built-in default stays in force.
+#[link_section = ".init.text"]
+unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
+    if value.is_null() {
+        pr_err!("sysctl.vm.mem_profiling needs a value: 0, 1 or never\n");
+        return EINVAL.to_errno();
+    }
+    // SAFETY: The early parameter code passes a NUL-terminated string.
+    let value = unsafe { CStr::from_char_ptr(value) }.as_bytes();
+    let setting = match param::parse(value) {
+        Ok(s) if s.compressed => Err("'compressed' is not supported by this kernel"),
+        Ok(s) => Ok(s),
+        Err(e) => Err(e.as_str()),
+    };
+    let setting = match setting {
+        Ok(s) => s,
+        Err(why) => {
+            const SHOWN: usize = 64;
+            let (shown, more) = match value.get(..SHOWN) {
+                Some(head) if value.len() > SHOWN => (head, "..."),
+                _ => (value, ""),
+            };
+            pr_err!(
+                "sysctl.vm.mem_profiling={}{}: {}; keeping the default\n",
+                BStr::from_bytes(shown),
+                more,
+                why
+            );
+            return EINVAL.to_errno();
+        }
+    };
+    PROFILING_SUPPORT.store(!setting.permanently_disabled(), Ordering::Relaxed);
+    if setting.enabled() != mem_alloc_profiling_key.is_enabled() {
+        if setting.enabled() {
+            mem_alloc_profiling_key.enable();
+        } else {
+            mem_alloc_profiling_key.disable();
+        }
+    }
+    0
+}
+
+/// The allocation tag type, set once by the initcall.
+static ALLOC_TAG_TYPE: AtomicPtr<Type> = AtomicPtr::new(ptr::null_mut());
+
+fn alloc_tag_type() -> Option<&'static Type> {
+    let ty = ALLOC_TAG_TYPE.load(Ordering::Acquire);
+    // SAFETY: A non-NULL value is a registered type, which lives forever.
+    (!ty.is_null()).then(|| unsafe { &*ty })
+}
+
+/// Returns the allocation tag that embeds a code tag of the allocation type.
+fn alloc_tag(ct: &CodeTag) -> &Tag {
+    // SAFETY: Every code tag of the "alloc_tags" sections is the `ct` field
+    // of a `struct alloc_tag` (`DEFINE_ALLOC_TAG()`).
+    unsafe { Tag::from_codetag(ct) }
+}
+
+impl top::Ranked for bindings::codetag_bytes {
+    fn bytes(&self) -> i64 {
+        self.bytes
+    }
+}
+
+/// Fills `tags` with the `count` tags that have the most bytes allocated,
+/// largest first, and returns how many it filled.
+///
+/// Without `can_sleep` it gives up (returns 0) rather than wait for a
+/// module load or unload.
+///
+/// # Safety
+///
+/// `tags` is valid for writing `count` entries.
+#[no_mangle]
+pub unsafe extern "C" fn alloc_tag_top_users(
+    tags: *mut bindings::codetag_bytes,
+    count: usize,
+    can_sleep: bool,
+) -> usize {
+    let Some(ty) = alloc_tag_type() else {
+        return 0;
+    };
+    let locked = if can_sleep { Some(ty.read()) } else { ty.try_read() };
+    let Some(locked) = locked else {
+        return 0;
+    };
+    if count == 0 {
+        return 0;
+    }
+    // SAFETY: `tags` is valid for `count` writes; zeroes are a valid
+    // `codetag_bytes`, so the slice is initialised.
+    let slots = unsafe {
+        ptr::write_bytes(tags, 0, count);
+        core::slice::from_raw_parts_mut(tags, count)
+    };
+    let mut top = top::TopN::new(slots);
+    for (_, ct) in locked.iter() {
+        top.offer(bindings::codetag_bytes {
+            ct: ct.as_ptr(),
+            bytes: alloc_tag(ct).read().bytes as i64,
+        });
+    }
+    top.len()
+}
+
+/// Warns about each tag of an unloading module that still has memory
+/// allocated; returns whether there was none.
+unsafe extern "C" fn alloc_tag_module_unload(
+    cttype: *mut bindings::codetag_type,
+    cmod: *mut bindings::codetag_module,
+) -> bool {
+    // SAFETY: The codetag core calls this with the registered type and one
+    // of its module entries, the lock held for writing.
+    let (ty, module) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
+    let mut unused = true;
+    for ct in module.tags(ty.tag_size()) {
+        let bytes = alloc_tag(ct).read().bytes;
+        if bytes == 0 {
+            continue;
+        }
+        unused = false;
+        let raw = ct.as_ptr();
+        // SAFETY: The format matches the arguments: three valid strings of
+        // the tag, an unsigned int and an unsigned long long. `__warn()`
+        // then does what `WARN()` does after printing: the "WARNING:" line,
+        // the backtrace and the taint.
+        unsafe {
+            bindings::__warn_printk(
+                c_str!("%s:%u module %s func:%s has %llu allocated at module unload\n").as_char_ptr(),
+                (*raw).filename,
+                (*raw).lineno,
+                (*raw).modname,
+                (*raw).function,
+                bytes,
+            );
+            bindings::__warn(
+                c_str!("lib/alloc_tag_rs/alloc_tag.rs").as_char_ptr(),
+                line!() as c_int,
+                ptr::null_mut(),
+                bindings::TAINT_WARN,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            );
+        }
+    }
+    unused
+}
+
+/// The iteration state of one `/proc/allocinfo` read.
+struct AllocInfo {
+    ty: &'static Type,
+    cur: Cursor,
+    print_header: bool,
+}
+
+/// Returns the `seq_file`'s iteration state.
+///
+/// # Safety
+///
+/// `m` is valid and `m->private` was set by [`allocinfo_start`] and not yet
+/// freed.
+unsafe fn allocinfo_private<'a>(m: *mut bindings::seq_file) -> &'a mut AllocInfo {
+    // SAFETY: Per the safety requirements `private` is a live `AllocInfo`
+    // that only this read uses.
+    unsafe { &mut *(*m).private.cast::<AllocInfo>() }
+}
+
+unsafe extern "C" fn allocinfo_start(m: *mut bindings::seq_file, pos: *mut bindings::loff_t) -> *mut c_void {
+    let Some(ty) = alloc_tag_type() else {
+        return ptr::null_mut();
+    };
+    // SAFETY: seq_file passes a valid position.
+    let mut skip = unsafe { *pos };
+    let state = AllocInfo {
+        ty,
+        cur: Cursor::START,
+        print_header: skip == 0,
+    };
+    let Ok(state) = KBox::new(state, GFP_KERNEL) else {
+        // SAFETY: `m` is valid; `allocinfo_stop` sees NULL and does nothing.
+        unsafe { (*m).private = ptr::null_mut() };
+        return ptr::null_mut();
+    };
+    let state = KBox::into_raw(state);
+    // SAFETY: `m` is valid; the state is freed by `allocinfo_stop`.
+    unsafe { (*m).private = state.cast() };
+    // Held until `allocinfo_stop`, which seq_file always calls.
+    ty.lock().read().leak();
+    // SAFETY: `state` was just allocated and is only used by this read.
+    let state = unsafe { &mut *state };
+    loop {
+        // SAFETY: The lock is held and the cursor only moves here.
+        let ct = unsafe { ty.advance(&mut state.cur) };
+        if ct.is_null() {
+            return ptr::null_mut();
+        }
+        if skip == 0 {
+            return ptr::from_mut(state).cast();
+        }
+        skip -= 1;
+    }
+}
+
+unsafe extern "C" fn allocinfo_next(
+    m: *mut bindings::seq_file,
+    v: *mut c_void,
+    pos: *mut bindings::loff_t,
+) -> *mut c_void {
+    // SAFETY: seq_file passes the state `allocinfo_start` returned in `v`
+    // and set as `private`, and a valid position.
+    let state = unsafe {
+        *pos += 1;
+        allocinfo_private(m)
+    };
+    // SAFETY: The lock is held from `allocinfo_start` to `allocinfo_stop`.
+    let ct = unsafe { state.ty.advance(&mut state.cur) };
+    if ct.is_null() {
+        ptr::null_mut()
+    } else {
+        v
+    }
+}
+
+unsafe extern "C" fn allocinfo_stop(m: *mut bindings::seq_file, _v: *mut c_void) {
+    // SAFETY: `m` is valid.
+    let state = unsafe { (*m).private }.cast::<AllocInfo>();
+    if state.is_null() {
+        return;
+    }
+    // SAFETY: `state` came from `KBox::into_raw` in `allocinfo_start`, and
+    // that start took the read hold released here.
+    unsafe {
+        (*m).private = ptr::null_mut();
+        let state = KBox::from_raw(state);
+        state.ty.lock().read_unlock();
+    }
+}
+
+unsafe extern "C" fn allocinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: `show` is called between `start` and `stop` with the state set.
+    let state = unsafe { allocinfo_private(m) };
+    // SAFETY: The cursor is on a valid tag (`start`/`next` returned it).
+    let ct = unsafe { CodeTag::from_raw(state.cur.ct) };
+    let counters = alloc_tag(ct).read();
+    let row = format::Row {
+        bytes: counters.bytes as i64,
+        calls: counters.calls,
+        tag: codetag::text(ct),
+    };
+    // SAFETY: `m` is valid and `buf[count..size]` is its free space, which
+    // is what `seq_get_buf()` hands out.
+    let (free, m) = unsafe {
+        let m = &mut *m;
+        let free = core::slice::from_raw_parts_mut(m.buf.cast::<u8>().add(m.count), m.size - m.count);
+        (free, m)
+    };
+    let mut buf = format::Buf::new(free);
+    let mut written = Ok(());
+    if state.print_header {
+        written = format::write_header(&mut buf);
+    }
+    let written = written.and_then(|()| format::write_row(&mut buf, &row));
+    match written {
+        Ok(()) => {
+            state.print_header = false;
+            m.count += buf.len();
+        }
+        // Like `seq_commit(m, -1)`: seq_file retries with a larger buffer.
+        Err(_) => m.count = m.size,
+    }
+    0
+}
+
+/// The `seq_operations` of `/proc/allocinfo`.
+#[repr(transparent)]
+struct SeqOps(bindings::seq_operations);
+
+// SAFETY: Read-only table of functions.
+unsafe impl Sync for SeqOps {}
+
+static ALLOCINFO_SEQ_OPS: SeqOps = SeqOps(bindings::seq_operations {
+    start: Some(allocinfo_start),
+    next: Some(allocinfo_next),
+    stop: Some(allocinfo_stop),
+    show: Some(allocinfo_show),
+});
+
+/// A one-entry sysctl table.
+#[repr(transparent)]
+struct Sysctl([bindings::ctl_table; 1]);
+
+// SAFETY: The sysctl core only reads the table; `data` points to the key,
+// which is `Sync`.
+unsafe impl Sync for Sysctl {}
+
+const fn mem_profiling_sysctl(mode: bindings::umode_t) -> Sysctl {
+    Sysctl([bindings::ctl_table {
+        procname: c_str!("mem_profiling").as_char_ptr(),
+        data: ptr::addr_of!(mem_alloc_profiling_key).cast_mut().cast(),
+        maxlen: 0,
+        mode,
+        proc_handler: Some(bindings::proc_do_static_key),
+        poll: ptr::null_mut(),
+        extra1: ptr::null_mut(),
+        extra2: ptr::null_mut(),
+    }])
+}
+
+/// `vm.mem_profiling` when it can be switched.
+static SYSCTL_RW: Sysctl = mem_profiling_sysctl(if cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG) {
+    0o444
+} else {
+    0o644
+});
+/// `vm.mem_profiling` after `=never`: read-only.
+static SYSCTL_RO: Sysctl = mem_profiling_sysctl(0o444);
+
+#[link_section = ".init.text"]
+fn sysctl_init() {
+    let table = if PROFILING_SUPPORT.load(Ordering::Relaxed) {
+        &SYSCTL_RW
+    } else {
+        &SYSCTL_RO
+    };
+    // SAFETY: The table is static and well formed; the names are static.
+    unsafe {
+        bindings::__register_sysctl_init(
+            c_str!("vm").as_char_ptr(),
+            table.0.as_ptr().cast_mut(),
+            c_str!("memory_allocation_profiling_sysctls").as_char_ptr(),
+            table.0.len(),
+        )
+    };
+}
+
+#[link_section = ".init.text"]
+fn procfs_init() {
+    // SAFETY: The name and operations are static; no parent, no data.
+    let entry = unsafe {
+        bindings::proc_create_seq_private(
+            c_str!("allocinfo").as_char_ptr(),
+            0o400,
+            ptr::null_mut(),
+            &ALLOCINFO_SEQ_OPS.0,
+            0,
+            ptr::null_mut(),
+        )
+    };
+    if entry.is_null() {
+        pr_err!("failed to create /proc/allocinfo\n");
+    }
+}
+
+/// The initcall: registers the allocation tag type, the sysctl and
+/// `/proc/allocinfo`.
+#[no_mangle]
+#[link_section = ".init.text"]
+extern "C" fn alloc_tag_init() -> c_int {
+    let desc = bindings::codetag_type_desc {
+        section: c_str!("alloc_tags").as_char_ptr(),
+        tag_size: size_of::<bindings::alloc_tag>(),
+        module_load: None,
+        module_unload: Some(alloc_tag_module_unload),
+    };
+    let ty = match Type::register(&desc) {
+        Ok(ty) => ty,
+        Err(e) => return e.to_errno(),
+    };
+    ALLOC_TAG_TYPE.store(ptr::from_ref(ty).cast_mut(), Ordering::Release);
+    sysctl_init();
+    procfs_init();
+    0
+}
+
+// `module_init()` of built-in code: a device_initcall entry, stored as an
+// offset like every initcall on this architecture.
+#[cfg(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS)]
+core::arch::global_asm!(
+    ".section \".initcall6.init\", \"a\"",
+    "__initcall_alloc_tag_init:",
+    ".long alloc_tag_init - .",
+    ".previous",
+);
+#[cfg(not(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS))]
+#[link_section = ".initcall6.init"]
+#[used]
+static ALLOC_TAG_INITCALL: extern "C" fn() -> c_int = alloc_tag_init;

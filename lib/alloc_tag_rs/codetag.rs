@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C ABI of `lib/codetag.c`, over [`kernel::alloc_tag::codetag`].
+//!
+//! C header: [`include/linux/codetag.h`](srctree/include/linux/codetag.h).
+
+use crate::format::{self, Buf};
+use kernel::{
+    alloc_tag::codetag::{self, CodeTag, Cursor, Type},
+    bindings,
+};
+
+/// Checks at compile time that an exported function has the type of the C
+/// prototype bindgen generated from the header.
+macro_rules! check_abi {
+    ($($name:ident),* $(,)?) => {$(
+        const _: () = {
+            let _ = if true { bindings::$name } else { $name };
+        };
+    )*};
+}
+
+check_abi!(
+    codetag_lock_module_list,
+    codetag_trylock_module_list,
+    codetag_get_ct_iter,
+    codetag_next_ct,
+    codetag_to_text,
+    codetag_register_type,
+);
+#[cfg(CONFIG_MODULES)]
+check_abi!(codetag_load_module, codetag_unload_module);
+
+/// Takes (`lock`) or releases (`!lock`) a read hold on the type's module list.
+///
+/// # Safety
+///
+/// `cttype` was returned by [`codetag_register_type`]; a release matches an
+/// earlier take by the same task.
+#[no_mangle]
+pub unsafe extern "C" fn codetag_lock_module_list(cttype: *mut bindings::codetag_type, lock: bool) {
+    // SAFETY: `cttype` is a registered type, per the safety requirements.
+    let ty = unsafe { Type::from_raw(cttype) };
+    if lock {
+        ty.lock().read().leak();
+    } else {
+        // SAFETY: The caller holds the read hold it took earlier.
+        unsafe { ty.lock().read_unlock() };
+    }
+}
+
+/// Takes a read hold on the type's module list if that does not wait.
+///
+/// # Safety
+///
+/// `cttype` was returned by [`codetag_register_type`].
+#[no_mangle]
+pub unsafe extern "C" fn codetag_trylock_module_list(cttype: *mut bindings::codetag_type) -> bool {
+    // SAFETY: `cttype` is a registered type, per the safety requirements.
+    let ty = unsafe { Type::from_raw(cttype) };
+    ty.lock().try_read().map(|guard| guard.leak()).is_some()
+}
+
+/// Returns an iterator positioned before the type's first tag.
+///
+/// # Safety
+///
+/// Always safe to call; `unsafe` only to match the C prototype's binding.
+#[no_mangle]
+pub unsafe extern "C" fn codetag_get_ct_iter(
+    cttype: *mut bindings::codetag_type,
+) -> bindings::codetag_iterator {
+    to_c(cttype, Cursor::START)
+}
+
+fn to_c(cttype: *mut bindings::codetag_type, cur: Cursor) -> bindings::codetag_iterator {
+    bindings::codetag_iterator {
+        cttype,
+        cmod: cur.cmod.cast_mut().cast(),
+        mod_id: cur.mod_id as _,
+        ct: cur.ct,
+    }
+}
+
+/// Moves the iterator to the next tag and returns it, or NULL at the end.
+///
+/// # Safety
+///
+/// `iter` is valid and came from [`codetag_get_ct_iter`] of a registered
+/// type, and the caller has held that type's module list lock since then.
+#[no_mangle]
+pub unsafe extern "C" fn codetag_next_ct(iter: *mut bindings::codetag_iterator) -> *mut bindings::codetag {
+    // SAFETY: `iter` is valid, per the safety requirements.
+    let iter = unsafe { &mut *iter };
+    // SAFETY: `iter.cttype` is a registered type, per the safety requirements.
+    let ty = unsafe { Type::from_raw(iter.cttype) };
+    let mut cur = Cursor {
+        mod_id: iter.mod_id as usize,
+        cmod: iter.cmod.cast_const().cast(),
+        ct: iter.ct,
+    };
+    // SAFETY: The lock has been held since the iterator was made, and the
+    // cursor was only moved by `advance`.
+    let ct = unsafe { ty.advance(&mut cur) };
+    *iter = to_c(iter.cttype, cur);
+    ct
+}
+
+/// Returns the tag's fields in the form the formatter takes.
+pub(crate) fn text(ct: &CodeTag) -> format::Tag<'_> {
+    format::Tag {
+        file: ct.filename().as_bytes(),
+        line: ct.lineno(),
+        modname: ct.modname().map(|m| m.as_bytes()),
+        function: ct.function().as_bytes(),
+    }
+}
+
+/// Appends `file:line [module] func:name` to a `seq_buf`, like
+/// `seq_buf_printf()`: on overflow the buffer is marked full.
+///
+/// # Safety
+///
+/// `out` is a valid, initialised `seq_buf` and `ct` a valid code tag.
+#[no_mangle]
+pub unsafe extern "C" fn codetag_to_text(out: *mut bindings::seq_buf, ct: *mut bindings::codetag) {
+    // SAFETY: `out` is valid, per the safety requirements.
+    let out = unsafe { &mut *out };
+    // SAFETY: `ct` is a valid code tag, per the safety requirements.
+    let ct = unsafe { CodeTag::from_raw(ct) };
+    // Like vsnprintf() in seq_buf_printf(): keep one byte for the NUL.
+    if out.len + 1 >= out.size {
+        out.len = out.size;
+        return;
+    }
+    let room = out.size - out.len;
+    // SAFETY: `buffer[len..size]` is the unused, writable part of the buffer.
+    let free = unsafe { core::slice::from_raw_parts_mut(out.buffer.cast::<u8>().add(out.len), room) };
+    let (written, overflow) = {
+        let mut buf = Buf::new(&mut free[..room - 1]);
+        let overflow = format::write_tag(&mut buf, &text(ct)).is_err();
+        (buf.len(), overflow)
+    };
+    if overflow {
+        out.len = out.size;
+    } else {
+        free[written] = 0;
+        out.len += written;
+    }
+}
+
+/// Registers a code tag type and the tags of its section in the kernel.
+///
+/// Returns the type, or an `ERR_PTR()`.
+///
+/// # Safety
+///
+/// `desc` is valid; its section name is a static string and its callbacks
+/// stay valid forever.
+#[no_mangle]
+pub unsafe extern "C" fn codetag_register_type(
+    desc: *const bindings::codetag_type_desc,
+) -> *mut bindings::codetag_type {
+    // SAFETY: `desc` is valid, per the safety requirements.
+    match Type::register(unsafe { &*desc }) {
+        Ok(ty) => ty.as_ptr(),
+        Err(e) => e.to_errno() as isize as *mut bindings::codetag_type,
+    }
+}
+
+/// Adds a module's tags to every type; called by the module loader.
+///
+/// # Safety
+///
+/// `module` is NULL or a module being loaded, not yet visible to others.
+#[cfg(CONFIG_MODULES)]
+#[no_mangle]
+pub unsafe extern "C" fn codetag_load_module(module: *mut bindings::module) {
+    codetag::load_module(module)
+}
+
+/// Removes a module's tags from every type; called at module unload.
+///
+/// Returns `false` if the module's memory must be kept because tags are
+/// still in use.
+///
+/// # Safety
+///
+/// `module` is NULL or a module being unloaded.
+#[cfg(CONFIG_MODULES)]
+#[no_mangle]
+pub unsafe extern "C" fn codetag_unload_module(module: *mut bindings::module) -> bool {
+    codetag::unload_module(module)
+}

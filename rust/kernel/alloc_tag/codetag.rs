@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Code tags and code tag types.
+//!
+//! A code tag records a place in the source (`file:line`, function, module).
+//! Tags of one type sit in one ELF section, in the kernel image and in every
+//! module; a [`Type`] keeps the list of those sections, one entry for the
+//! kernel and one for each loaded module that has tags.
+//!
+//! C header: [`include/linux/codetag.h`](srctree/include/linux/codetag.h).
+
+use super::rwsem::{ReadGuard, RwSem, WriteGuard};
+use crate::{
+    alloc::{flags::GFP_KERNEL, KBox, KVec},
+    bindings,
+    error::{code::*, Result},
+    fmt,
+    prelude::*,
+    str::{CStr, CString},
+    types::Opaque,
+};
+use core::{
+    cell::UnsafeCell,
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+
+/// A code tag (`struct codetag`).
+///
+/// # Invariants
+///
+/// `filename` and `function` are valid NUL-terminated strings, and so is
+/// `modname` unless it is NULL; all live as long as the tag.
+#[repr(transparent)]
+pub struct CodeTag(Opaque<bindings::codetag>);
+
+impl CodeTag {
+    /// Borrows a C code tag.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a valid `struct codetag` that lives for `'a` and whose
+    /// strings are valid for `'a` (as `CODE_TAG_INIT` makes them).
+    #[inline]
+    pub unsafe fn from_raw<'a>(ptr: *const bindings::codetag) -> &'a Self {
+        // SAFETY: `CodeTag` is a transparent wrapper; validity is the
+        // caller's promise.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the raw pointer to the C tag.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::codetag {
+        self.0.get()
+    }
+
+    fn raw(&self) -> &bindings::codetag {
+        // SAFETY: The fields read through this are written once, when the
+        // tag is built, and never change afterwards.
+        unsafe { &*self.0.get() }
+    }
+
+    /// Returns the line number.
+    #[inline]
+    pub fn lineno(&self) -> u32 {
+        self.raw().lineno
+    }
+
+    /// Returns the source file name.
+    #[inline]
+    pub fn filename(&self) -> &CStr {
+        // SAFETY: By the type invariant the string is valid as long as `self`.
+        unsafe { CStr::from_char_ptr(self.raw().filename) }
+    }
+
+    /// Returns the function name.
+    #[inline]
+    pub fn function(&self) -> &CStr {
+        // SAFETY: By the type invariant the string is valid as long as `self`.
+        unsafe { CStr::from_char_ptr(self.raw().function) }
+    }
+
+    /// Returns the module name, or `None` for built-in code.
+    #[inline]
+    pub fn modname(&self) -> Option<&CStr> {
+        let name = self.raw().modname;
+        // SAFETY: By the type invariant a non-NULL name is valid as long as
+        // `self`.
+        (!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) })
+    }
+}
+
+/// The tags of one type in the kernel image or in one module
+/// (`struct codetag_module`).
+///
+/// # Invariants
+///
+/// `start..stop` is an array of tags of the owning type's `tag_size`, valid
+/// while the module is registered with the type.
+pub struct Module {
+    module: *mut bindings::module,
+    start: *mut u8,
+    stop: *mut u8,
+}
+
+impl Module {
+    /// Borrows the module entry C got from a type callback.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from this file (a `module_load`/`module_unload` callback
+    /// argument or an iterator) and the type's lock is held for `'a`.
+    #[inline]
+    pub unsafe fn from_raw<'a>(ptr: *const bindings::codetag_module) -> &'a Self {
+        // SAFETY: C's `struct codetag_module` is this type, per the
+        // safety requirements.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the pointer C sees as `struct codetag_module *`.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::codetag_module {
+        ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// Returns the kernel module, or NULL for the kernel image.
+    #[inline]
+    pub fn module(&self) -> *mut bindings::module {
+        self.module
+    }
+
+    /// Returns the number of tags of size `tag_size`.
+    fn len(&self, tag_size: usize) -> usize {
+        (self.stop as usize - self.start as usize) / tag_size
+    }
+
+    /// Returns the tag after `prev` (or the first one), or NULL at the end.
+    fn next_tag(&self, prev: *mut u8, tag_size: usize) -> *mut u8 {
+        let next = if prev.is_null() {
+            self.start
+        } else {
+            prev.wrapping_add(tag_size)
+        };
+        if next < self.stop {
+            next
+        } else {
+            ptr::null_mut()
+        }
+    }
+
+    /// Iterates over this module's tags, given the type's `tag_size`.
+    pub fn tags(&self, tag_size: usize) -> impl Iterator<Item = &CodeTag> + '_ {
+        let mut at = ptr::null_mut();
+        core::iter::from_fn(move || {
+            at = self.next_tag(at, tag_size);
+            // SAFETY: By the type invariant `at` points to a valid tag inside
+            // the array, which lives as long as `self` is registered.
+            (!at.is_null()).then(|| unsafe { CodeTag::from_raw(at.cast()) })
+        })
+    }
+}
+
+/// What a [`Type`]'s lock protects.
+struct Modules {
+    /// Slots indexed by module id; a freed slot is reused by the next load,
+    /// lowest first, so ids behave as C's IDR did. Slot 0 is the kernel.
+    slots: KVec<Option<Module>>,
+    /// Number of tags over all slots.
+    count: usize,
+}
+
+/// A code tag type (`struct codetag_type`): the tags of one ELF section.
+///
+/// Types are registered once and never freed.
+///
+/// # Invariants
+///
+/// `modules` is only accessed with `lock` held: shared for reading,
+/// exclusive for writing.
+#[pin_data]
+pub struct Type {
+    #[pin]
+    lock: RwSem,
+    desc: bindings::codetag_type_desc,
+    modules: UnsafeCell<Modules>,
+}
+
+// SAFETY: `modules` is protected by `lock` (type invariant); `desc` is
+// read-only after registration and its pointers are to static data and
+// functions.
+unsafe impl Sync for Type {}
+// SAFETY: See `Sync`; nothing in a type is tied to a thread.
+unsafe impl Send for Type {}
+
+/// Most types that can be registered; 6.12 registers one (allocation tags).
+const MAX_TYPES: usize = 4;
+
+/// The registered types, in registration order; NULL for unused entries.
+static TYPES: [AtomicPtr<Type>; MAX_TYPES] = [const { AtomicPtr::new(ptr::null_mut()) }; MAX_TYPES];
+
+/// Iterates over the registered types.
+fn types() -> impl Iterator<Item = &'static Type> {
+    TYPES.iter().filter_map(|slot| {
+        let t = slot.load(Ordering::Acquire);
+        // SAFETY: Registered types are leaked boxes that are never freed,
+        // and the acquire load pairs with the release store that published
+        // the fully initialised type.
+        (!t.is_null()).then(|| unsafe { &*t })
+    })
+}
+
+/// Cursor over the tags of a type: C's `struct codetag_iterator` without
+/// the type.
+#[derive(Clone, Copy)]
+pub struct Cursor {
+    /// Slot of the current module.
+    pub mod_id: usize,
+    /// The current module, NULL before the first tag.
+    pub cmod: *const Module,
+    /// The current tag, NULL before the first one and at the end.
+    pub ct: *mut bindings::codetag,
+}
+
+impl Cursor {
+    /// A cursor before the first tag.
+    pub const START: Cursor = Cursor {
+        mod_id: 0,
+        cmod: ptr::null(),
+        ct: ptr::null_mut(),
+    };
+}
+
+impl Type {
+    /// Registers a type and the tags of its section in the kernel image.
+    ///
+    /// Fails with `EINVAL` for a zero tag size or when the section's bounds
+    /// cannot be found, `ENOMEM`, or `ENOSPC` when all type slots are used.
+    pub fn register(desc: &bindings::codetag_type_desc) -> Result<&'static Type> {
+        if desc.tag_size == 0 || desc.section.is_null() {
+            return Err(EINVAL);
+        }
+        let t = KBox::pin_init(
+            pin_init!(Type {
+                lock <- RwSem::new(crate::c_str!("codetag_type.mod_lock"), crate::static_lock_class!()),
+                desc: *desc,
+                modules: UnsafeCell::new(Modules { slots: KVec::new(), count: 0 }),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: Types are never freed or moved: the pinned box is leaked.
+        let t: &'static Type = unsafe { &*KBox::into_raw(core::pin::Pin::into_inner_unchecked(t)) };
+        t.add_module(ptr::null_mut())?;
+        for slot in &TYPES {
+            if slot
+                .compare_exchange(
+                    ptr::null_mut(),
+                    ptr::from_ref(t).cast_mut(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                return Ok(t);
+            }
+        }
+        pr_err!("codetag: no room for the type of section {}\n", t.section());
+        Err(ENOSPC)
+    }
+
+    /// Borrows a type from the pointer C holds.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` was returned by `codetag_register_type()` (so by [`Type::register`]).
+    #[inline]
+    pub unsafe fn from_raw(ptr: *const bindings::codetag_type) -> &'static Type {
+        // SAFETY: Per the safety requirements `ptr` is a leaked, never
+        // freed `Type`.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Returns the pointer C sees as `struct codetag_type *`.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::codetag_type {
+        ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// Returns the lock that protects the list of modules.
+    #[inline]
+    pub fn lock(&self) -> &RwSem {
+        &self.lock
+    }
+
+    /// Returns the size of one tag.
+    #[inline]
+    pub fn tag_size(&self) -> usize {
+        self.desc.tag_size
+    }
+
+    /// Returns the section name.
+    pub fn section(&self) -> &CStr {
+        // SAFETY: `register` checked it is not NULL; it is a static string.
+        unsafe { CStr::from_char_ptr(self.desc.section) }
+    }
+
+    /// Takes the lock for reading and gives access to the tags.
+    pub fn read(&self) -> Tags<'_> {
+        Tags {
+            ty: self,
+            _guard: self.lock.read(),
+        }
+    }
+
+    /// Like [`Type::read`], but returns `None` instead of waiting.
+    pub fn try_read(&self) -> Option<Tags<'_>> {
+        Some(Tags {
+            ty: self,
+            _guard: self.lock.try_read()?,
+        })
+    }
+
+    /// Moves `cur` to the next tag and returns it, NULL at the end; the
+    /// step of `codetag_next_ct()`.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock (for reading or writing), and `cur` is
+    /// [`Cursor::START`] or was only moved by this function under the same
+    /// hold of the lock.
+    pub unsafe fn advance(&self, cur: &mut Cursor) -> *mut bindings::codetag {
+        // SAFETY: The caller holds the lock, so no writer changes `modules`.
+        let slots = unsafe { &(*self.modules.get()).slots };
+        let mut ct = ptr::null_mut();
+        while let Some((id, m)) = slots
+            .iter()
+            .enumerate()
+            .skip(cur.mod_id)
+            .find_map(|(id, s)| s.as_ref().map(|m| (id, m)))
+        {
+            cur.mod_id = id;
+            let prev = if ptr::eq(cur.cmod, m) { cur.ct.cast() } else { ptr::null_mut() };
+            cur.cmod = m;
+            ct = m.next_tag(prev, self.desc.tag_size);
+            if !ct.is_null() {
+                break;
+            }
+            cur.mod_id += 1;
+        }
+        cur.ct = ct.cast();
+        cur.ct
+    }
+
+    /// Returns the number of tags over the kernel and all modules.
+    pub fn count(&self, _tags: &Tags<'_>) -> usize {
+        // SAFETY: `_tags` proves the lock is held.
+        unsafe { (*self.modules.get()).count }
+    }
+
+    /// Finds a section bound symbol (`__start_<section>` or
+    /// `__stop_<section>`) in the kernel or in a module.
+    fn symbol(&self, module: *mut bindings::module, prefix: &str) -> Result<usize> {
+        let name = CString::try_from_fmt(fmt!("{}{}", prefix, self.section()))?;
+        let value = if module.is_null() {
+            // SAFETY: `name` is a valid NUL-terminated string.
+            unsafe { bindings::kallsyms_lookup_name(name.as_char_ptr()) }
+        } else {
+            // SAFETY: `module` is a module being loaded, so its symbol table
+            // is valid; `name` is a valid NUL-terminated string.
+            unsafe { find_kallsyms_symbol_value(module, name.as_char_ptr()) }
+        };
+        Ok(value as usize)
+    }
+
+    /// Adds the tags of `module` (NULL: the kernel image) to the type.
+    fn add_module(&self, module: *mut bindings::module) -> Result {
+        let start = self.symbol(module, "__start_")?;
+        let stop = self.symbol(module, "__stop_")?;
+        if start == 0 || stop == 0 || start > stop || (stop - start) % self.desc.tag_size != 0 {
+            pr_warn!(
+                "Failed to load code tags of type {} from the module {}\n",
+                self.section(),
+                ModName(module)
+            );
+            return Err(EINVAL);
+        }
+        if start == stop {
+            return Ok(());
+        }
+        // INVARIANT: The linker placed `start..stop` as the section of tags.
+        let entry = Module {
+            module,
+            start: start as *mut u8,
+            stop: stop as *mut u8,
+        };
+        let mut w = self.write();
+        let modules = w.modules();
+        let n = entry.len(self.desc.tag_size);
+        let id = match modules.slots.iter().position(Option::is_none) {
+            Some(id) => {
+                modules.slots[id] = Some(entry);
+                id
+            }
+            None => {
+                modules.slots.push(Some(entry), GFP_KERNEL)?;
+                modules.slots.len() - 1
+            }
+        };
+        modules.count += n;
+        if let (Some(load), Some(m)) = (self.desc.module_load, &modules.slots[id]) {
+            let m = m.as_ptr();
+            // SAFETY: The callback was registered for this type; it gets the
+            // type and entry pointers C expects, with the lock held for
+            // writing as in 6.12.
+            unsafe { load(self.as_ptr(), m) };
+        }
+        Ok(())
+    }
+
+    /// Removes `module`'s tags; returns whether its `module_unload`
+    /// callback allowed the module's memory to be freed.
+    fn remove_module(&self, module: *mut bindings::module) -> bool {
+        let mut w = self.write();
+        let modules = w.modules();
+        let Some(id) = modules
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|m| m.module == module))
+        else {
+            return true;
+        };
+        let mut ok = true;
+        if let (Some(unload), Some(m)) = (self.desc.module_unload, &modules.slots[id]) {
+            // SAFETY: As for `module_load`: matching type and entry, lock held.
+            ok = unsafe { unload(self.as_ptr(), m.as_ptr()) };
+        }
+        if let Some(m) = modules.slots[id].take() {
+            modules.count -= m.len(self.desc.tag_size);
+        }
+        ok
+    }
+
+    fn write(&self) -> Writer<'_> {
+        Writer {
+            ty: self,
+            _guard: self.lock.write(),
+        }
+    }
+}
+
+/// Write access to a type's modules.
+struct Writer<'a> {
+    ty: &'a Type,
+    _guard: WriteGuard<'a>,
+}
+
+impl Writer<'_> {
+    fn modules(&mut self) -> &mut Modules {
+        // SAFETY: The write hold makes this the only access (type invariant).
+        unsafe { &mut *self.ty.modules.get() }
+    }
+}
+
+/// Read access to a type's tags, holding its lock.
+pub struct Tags<'a> {
+    ty: &'a Type,
+    _guard: ReadGuard<'a>,
+}
+
+impl<'a> Tags<'a> {
+    /// Iterates over every tag with the module it belongs to.
+    pub fn iter(&self) -> impl Iterator<Item = (&Module, &CodeTag)> + '_ {
+        let mut cur = Cursor::START;
+        core::iter::from_fn(move || {
+            // SAFETY: The read hold is kept by `self`; `cur` is only moved here.
+            let ct = unsafe { self.ty.advance(&mut cur) };
+            // SAFETY: A non-NULL result is a valid tag of a registered module,
+            // which stays registered while the lock is held; so is its entry.
+            (!ct.is_null()).then(|| unsafe { (&*cur.cmod, CodeTag::from_raw(ct)) })
+        })
+    }
+}
+
+/// Prints a module's name, `(built-in)` for NULL.
+struct ModName(*mut bindings::module);
+
+impl core::fmt::Display for ModName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0.is_null() {
+            return f.write_str("(built-in)");
+        }
+        // SAFETY: A non-NULL module here is being loaded or unloaded, so it
+        // is valid and its name is NUL-terminated.
+        let name = unsafe { CStr::from_char_ptr((*self.0).name.as_ptr()) };
+        core::fmt::Display::fmt(name, f)
+    }
+}
+
+// `struct module` holds an empty `struct mod_arch_specific` on x86, which
+// the lint flags; the pointer is only passed through.
+#[expect(improper_ctypes)]
+extern "C" {
+    // Declared in `kernel/module/internal.h`, which bindgen does not see:
+    // the module loader's own symbol lookup, the one 6.12's codetag.c uses.
+    fn find_kallsyms_symbol_value(
+        module: *mut bindings::module,
+        name: *const crate::ffi::c_char,
+    ) -> crate::ffi::c_ulong;
+}
+
+/// Adds a module's tags to every type, like `codetag_load_module()`.
+///
+/// A type whose section bounds cannot be found in the module is skipped
+/// with a warning, as in 6.12.
+pub fn load_module(module: *mut bindings::module) {
+    if module.is_null() {
+        return;
+    }
+    for t in types() {
+        // Errors were reported; the module loads without these tags.
+        let _ = t.add_module(module);
+    }
+}
+
+/// Removes a module's tags from every type, like `codetag_unload_module()`.
+///
+/// Returns `false` if a type's `module_unload` callback found tags still in
+/// use: the caller must then keep the module's memory.
+pub fn unload_module(module: *mut bindings::module) -> bool {
+    if module.is_null() {
+        return true;
+    }
+    // Let the module's pending `kfree_rcu()` calls finish first.
+    // SAFETY: No requirements; it may sleep, as this caller may.
+    unsafe { bindings::kvfree_rcu_barrier() };
+    let mut ok = true;
+    for t in types() {
+        ok &= t.remove_module(module);
+    }
+    ok
+}

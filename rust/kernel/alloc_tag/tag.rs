@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Allocation tags and their per-CPU counters.
+
+use super::codetag::CodeTag;
+use crate::{bindings, types::Opaque};
+use core::ptr;
+
+/// The counters of an allocation tag summed over all CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Bytes currently allocated (as C's `u64`; a transient sum may wrap).
+    pub bytes: u64,
+    /// Allocations currently live.
+    pub calls: u64,
+}
+
+/// An allocation tag (`struct alloc_tag`): a code tag and its counters.
+///
+/// # Invariants
+///
+/// `counters` points to a per-CPU `struct alloc_tag_counters` that lives as
+/// long as the tag.
+#[repr(transparent)]
+pub struct Tag(Opaque<bindings::alloc_tag>);
+
+impl Tag {
+    /// Borrows the allocation tag that embeds a code tag.
+    ///
+    /// # Safety
+    ///
+    /// `ct` is the `ct` field of a valid `struct alloc_tag` (its tag type is
+    /// the allocation tag type) that lives for `'a`.
+    #[inline]
+    pub unsafe fn from_codetag(ct: &CodeTag) -> &Tag {
+        // `ct` is the first field of `struct alloc_tag`: `container_of()`
+        // is a cast.
+        const _: () = assert!(core::mem::offset_of!(bindings::alloc_tag, ct) == 0);
+        // SAFETY: Per the safety requirements `ct` sits at offset 0 of a
+        // valid alloc_tag; `Tag` is a transparent wrapper of it.
+        unsafe { &*ptr::from_ref(ct).cast::<Tag>() }
+    }
+
+    /// Returns the tag's code tag.
+    #[inline]
+    pub fn ct(&self) -> &CodeTag {
+        // SAFETY: `ct` is a valid code tag that lives as long as `self`.
+        unsafe { CodeTag::from_raw(ptr::addr_of!((*self.0.get()).ct)) }
+    }
+
+    /// Sums the tag's counters over all possible CPUs, like `alloc_tag_read()`.
+    ///
+    /// Other CPUs keep counting while this reads, so the sum is a snapshot
+    /// that may be a little out of date, exactly as in C.
+    pub fn read(&self) -> Counters {
+        // SAFETY: `counters` was set when the tag was built and never changes.
+        let percpu = unsafe { (*self.0.get()).counters };
+        let mut sum = Counters::default();
+        for cpu in possible_cpus() {
+            // SAFETY: By the type invariant `percpu` is a valid per-CPU
+            // pointer and `cpu` is a possible CPU, so the result points to
+            // that CPU's counters.
+            let c = unsafe { bindings::per_cpu_ptr(percpu.cast(), cpu) }
+                .cast::<bindings::alloc_tag_counters>();
+            // SAFETY: `c` is valid for reads. Its CPU updates it with plain
+            // per-CPU adds: a volatile read is what C's reader does
+            // (`READ_ONCE()` semantics), and a torn value cannot occur for
+            // aligned 64-bit words on the architectures that run this.
+            let (bytes, calls) = unsafe {
+                (
+                    ptr::read_volatile(ptr::addr_of!((*c).bytes)),
+                    ptr::read_volatile(ptr::addr_of!((*c).calls)),
+                )
+            };
+            sum.bytes = sum.bytes.wrapping_add(bytes);
+            sum.calls = sum.calls.wrapping_add(calls);
+        }
+        sum
+    }
+}
+
+/// Iterates over the possible CPUs, like `for_each_possible_cpu()`.
+fn possible_cpus() -> impl Iterator<Item = u32> {
+    let mut cpu: i32 = -1;
+    core::iter::from_fn(move || {
+        // SAFETY: `__cpu_possible_mask` is a valid mask for the kernel's
+        // lifetime and `cpu` starts at -1, as `cpumask_next()` expects.
+        let next = unsafe { bindings::cpumask_next(cpu, ptr::addr_of!(bindings::__cpu_possible_mask)) };
+        // SAFETY: `nr_cpu_ids` is set during early boot and then read-only.
+        if next >= unsafe { bindings::nr_cpu_ids } {
+            return None;
+        }
+        cpu = next as i32;
+        Some(next)
+    })
+}
