@@ -173,6 +173,64 @@ struct Modules {
 ///
 /// Types are registered once and never freed.
 ///
+/// # Examples
+///
+/// A second type over the kernel's allocation tags sees the same tags, in
+/// the same order, as the C iterator, and its lock works from both sides.
+///
+/// ```
+/// use kernel::{alloc_tag::codetag::Type, bindings, c_str};
+///
+/// let desc = bindings::codetag_type_desc {
+///     section: c_str!("alloc_tags").as_char_ptr(),
+///     tag_size: core::mem::size_of::<bindings::alloc_tag>(),
+///     module_load: None,
+///     module_unload: None,
+/// };
+/// let ty = Type::register(&desc)?;
+/// let tags = ty.read();
+/// let n = tags.iter().count();
+/// assert!(n > 100);
+/// assert_eq!(n, ty.count(&tags));
+/// assert!(tags.iter().all(|(m, ct)| m.module().is_null()
+///     && ct.modname().is_none()
+///     && ct.lineno() > 0
+///     && !ct.filename().is_empty()
+///     && !ct.function().is_empty()));
+///
+/// // SAFETY: `ty` is registered and its lock is held by `tags`.
+/// let mut it = unsafe { bindings::codetag_get_ct_iter(ty.as_ptr()) };
+/// for (_, ct) in tags.iter() {
+///     // SAFETY: As above; `it` only moves here.
+///     assert_eq!(unsafe { bindings::codetag_next_ct(&mut it) }, ct.as_ptr());
+/// }
+/// // SAFETY: As above.
+/// assert!(unsafe { bindings::codetag_next_ct(&mut it) }.is_null());
+///
+/// // Readers share the lock; a writer excludes them.
+/// // SAFETY: `ty` is registered; each hold taken is given back.
+/// unsafe {
+///     assert!(bindings::codetag_trylock_module_list(ty.as_ptr()));
+///     bindings::codetag_lock_module_list(ty.as_ptr(), false);
+///     drop(tags);
+///     let w = ty.lock().write();
+///     assert!(!bindings::codetag_trylock_module_list(ty.as_ptr()));
+///     assert!(ty.try_read().is_none());
+///     drop(w);
+///     bindings::codetag_lock_module_list(ty.as_ptr(), true);
+///     bindings::codetag_lock_module_list(ty.as_ptr(), false);
+/// }
+/// assert!(ty.try_read().is_some());
+///
+/// // A section the kernel does not have cannot be registered.
+/// let missing = bindings::codetag_type_desc {
+///     section: c_str!("no_such_tags").as_char_ptr(),
+///     ..desc
+/// };
+/// assert_eq!(Type::register(&missing).err(), Some(EINVAL));
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// `modules` is only accessed with `lock` held: shared for reading,

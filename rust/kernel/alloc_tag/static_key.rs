@@ -9,6 +9,20 @@ use core::sync::atomic::{AtomicI32, Ordering};
 
 /// A `struct static_key` that C code can name and patch branches on.
 ///
+/// # Examples
+///
+/// ```
+/// use kernel::alloc_tag::static_key::StaticKey;
+///
+/// static KEY: StaticKey = StaticKey::new(false);
+/// assert!(!KEY.is_enabled());
+/// KEY.enable();
+/// assert!(KEY.is_enabled());
+/// KEY.disable();
+/// assert!(!KEY.is_enabled());
+/// assert!(StaticKey::new(true).is_enabled());
+/// ```
+///
 /// C declares it as `struct static_key_true` or `struct static_key_false`;
 /// both are a `struct static_key` and nothing else, so the layout is the
 /// same whatever the initial value.
