@@ -225,7 +225,11 @@ pub unsafe extern "C" fn alloc_tag_top_users(
     let Some(ty) = alloc_tag_type() else {
         return 0;
     };
-    let locked = if can_sleep { Some(ty.read()) } else { ty.try_read() };
+    let locked = if can_sleep {
+        Some(ty.read())
+    } else {
+        ty.try_read()
+    };
     let Some(locked) = locked else {
         return 0;
     };
@@ -271,7 +275,8 @@ unsafe extern "C" fn alloc_tag_module_unload(
         // the backtrace and the taint.
         unsafe {
             bindings::__warn_printk(
-                c_str!("%s:%u module %s func:%s has %llu allocated at module unload\n").as_char_ptr(),
+                c_str!("%s:%u module %s func:%s has %llu allocated at module unload\n")
+                    .as_char_ptr(),
                 (*raw).filename,
                 (*raw).lineno,
                 (*raw).modname,
@@ -310,7 +315,10 @@ unsafe fn allocinfo_private<'a>(m: *mut bindings::seq_file) -> &'a mut AllocInfo
     unsafe { &mut *(*m).private.cast::<AllocInfo>() }
 }
 
-unsafe extern "C" fn allocinfo_start(m: *mut bindings::seq_file, pos: *mut bindings::loff_t) -> *mut c_void {
+unsafe extern "C" fn allocinfo_start(
+    m: *mut bindings::seq_file,
+    pos: *mut bindings::loff_t,
+) -> *mut c_void {
     let Some(ty) = alloc_tag_type() else {
         return ptr::null_mut();
     };
@@ -396,7 +404,8 @@ unsafe extern "C" fn allocinfo_show(m: *mut bindings::seq_file, _v: *mut c_void)
     // is what `seq_get_buf()` hands out.
     let (free, m) = unsafe {
         let m = &mut *m;
-        let free = core::slice::from_raw_parts_mut(m.buf.cast::<u8>().add(m.count), m.size - m.count);
+        let free =
+            core::slice::from_raw_parts_mut(m.buf.cast::<u8>().add(m.count), m.size - m.count);
         (free, m)
     };
     let mut buf = format::Buf::new(free);

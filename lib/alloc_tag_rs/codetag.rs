@@ -89,7 +89,9 @@ fn to_c(cttype: *mut bindings::codetag_type, cur: Cursor) -> bindings::codetag_i
 /// `iter` is valid and came from [`codetag_get_ct_iter`] of a registered
 /// type, and the caller has held that type's module list lock since then.
 #[no_mangle]
-pub unsafe extern "C" fn codetag_next_ct(iter: *mut bindings::codetag_iterator) -> *mut bindings::codetag {
+pub unsafe extern "C" fn codetag_next_ct(
+    iter: *mut bindings::codetag_iterator,
+) -> *mut bindings::codetag {
     // SAFETY: `iter` is valid, per the safety requirements.
     let iter = unsafe { &mut *iter };
     // SAFETY: `iter.cttype` is a registered type, per the safety requirements.
@@ -135,7 +137,8 @@ pub unsafe extern "C" fn codetag_to_text(out: *mut bindings::seq_buf, ct: *mut b
     }
     let room = out.size - out.len;
     // SAFETY: `buffer[len..size]` is the unused, writable part of the buffer.
-    let free = unsafe { core::slice::from_raw_parts_mut(out.buffer.cast::<u8>().add(out.len), room) };
+    let free =
+        unsafe { core::slice::from_raw_parts_mut(out.buffer.cast::<u8>().add(out.len), room) };
     let (written, overflow) = {
         let mut buf = Buf::new(&mut free[..room - 1]);
         let overflow = format::write_tag(&mut buf, &text(ct)).is_err();

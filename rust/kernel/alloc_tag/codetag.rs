@@ -396,7 +396,11 @@ impl Type {
             .find_map(|(id, s)| s.as_ref().map(|m| (id, m)))
         {
             cur.mod_id = id;
-            let prev = if ptr::eq(cur.cmod, m) { cur.ct.cast() } else { ptr::null_mut() };
+            let prev = if ptr::eq(cur.cmod, m) {
+                cur.ct.cast()
+            } else {
+                ptr::null_mut()
+            };
             cur.cmod = m;
             ct = m.next_tag(prev, self.desc.tag_size);
             if !ct.is_null() {

@@ -4,14 +4,7 @@
 //!
 //! C header: [`include/linux/rwsem.h`](srctree/include/linux/rwsem.h).
 
-use crate::{
-    bindings,
-    init::PinInit,
-    prelude::*,
-    str::CStr,
-    sync::LockClassKey,
-    types::Opaque,
-};
+use crate::{bindings, init::PinInit, prelude::*, str::CStr, sync::LockClassKey, types::Opaque};
 use core::marker::PhantomData;
 
 /// A `struct rw_semaphore`.

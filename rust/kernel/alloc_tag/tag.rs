@@ -85,7 +85,8 @@ fn possible_cpus() -> impl Iterator<Item = u32> {
     core::iter::from_fn(move || {
         // SAFETY: `__cpu_possible_mask` is a valid mask for the kernel's
         // lifetime and `cpu` starts at -1, as `cpumask_next()` expects.
-        let next = unsafe { bindings::cpumask_next(cpu, ptr::addr_of!(bindings::__cpu_possible_mask)) };
+        let next =
+            unsafe { bindings::cpumask_next(cpu, ptr::addr_of!(bindings::__cpu_possible_mask)) };
         // SAFETY: `nr_cpu_ids` is set during early boot and then read-only.
         if next >= unsafe { bindings::nr_cpu_ids } {
             return None;
