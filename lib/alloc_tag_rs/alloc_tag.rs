@@ -144,6 +144,10 @@ static EARLY_PARAM: EarlyParam = EarlyParam {
 /// Applies `sysctl.vm.mem_profiling=`; see [`param::parse`] for the grammar.
 ///
 /// A bad value is reported, and the built-in default stays in force.
+///
+/// # Safety
+///
+/// `value` is NULL or a NUL-terminated string (the early parameter code).
 #[link_section = ".init.text"]
 unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
     if value.is_null() {
@@ -254,6 +258,11 @@ pub unsafe extern "C" fn alloc_tag_top_users(
 
 /// Warns about each tag of an unloading module that still has memory
 /// allocated; returns whether there was none.
+///
+/// # Safety
+///
+/// Called by the codetag core with a registered type and one of its module
+/// entries, the type's lock held for writing.
 unsafe extern "C" fn alloc_tag_module_unload(
     cttype: *mut bindings::codetag_type,
     cmod: *mut bindings::codetag_module,
@@ -315,6 +324,11 @@ unsafe fn allocinfo_private<'a>(m: *mut bindings::seq_file) -> &'a mut AllocInfo
     unsafe { &mut *(*m).private.cast::<AllocInfo>() }
 }
 
+/// `seq_operations` callback of `/proc/allocinfo`.
+///
+/// # Safety
+///
+/// `m` and `pos` are valid (seq_file calls this).
 unsafe extern "C" fn allocinfo_start(
     m: *mut bindings::seq_file,
     pos: *mut bindings::loff_t,
@@ -354,6 +368,11 @@ unsafe extern "C" fn allocinfo_start(
     }
 }
 
+/// `seq_operations` callback of `/proc/allocinfo`.
+///
+/// # Safety
+///
+/// `m` and `pos` are valid and `m->private` was set by [`allocinfo_start`].
 unsafe extern "C" fn allocinfo_next(
     m: *mut bindings::seq_file,
     v: *mut c_void,
@@ -374,6 +393,11 @@ unsafe extern "C" fn allocinfo_next(
     }
 }
 
+/// `seq_operations` callback of `/proc/allocinfo`.
+///
+/// # Safety
+///
+/// `m` is valid (seq_file calls this after every start).
 unsafe extern "C" fn allocinfo_stop(m: *mut bindings::seq_file, _v: *mut c_void) {
     // SAFETY: `m` is valid.
     let state = unsafe { (*m).private }.cast::<AllocInfo>();
@@ -389,6 +413,11 @@ unsafe extern "C" fn allocinfo_stop(m: *mut bindings::seq_file, _v: *mut c_void)
     }
 }
 
+/// `seq_operations` callback of `/proc/allocinfo`.
+///
+/// # Safety
+///
+/// `m` is valid, `m->private` was set by [`allocinfo_start`] and its cursor is on a tag.
 unsafe extern "C" fn allocinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: `show` is called between `start` and `stop` with the state set.
     let state = unsafe { allocinfo_private(m) };

@@ -77,7 +77,7 @@ fn to_c(cttype: *mut bindings::codetag_type, cur: Cursor) -> bindings::codetag_i
     bindings::codetag_iterator {
         cttype,
         cmod: cur.cmod.cast_mut().cast(),
-        mod_id: cur.mod_id as _,
+        mod_id: cur.mod_id,
         ct: cur.ct,
     }
 }
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn codetag_next_ct(
     // SAFETY: `iter.cttype` is a registered type, per the safety requirements.
     let ty = unsafe { Type::from_raw(iter.cttype) };
     let mut cur = Cursor {
-        mod_id: iter.mod_id as usize,
+        mod_id: iter.mod_id,
         cmod: iter.cmod.cast_const().cast(),
         ct: iter.ct,
     };
