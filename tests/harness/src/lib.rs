@@ -2,3 +2,4 @@
 
 pub mod allocinfo;
 pub mod ktap;
+pub mod oracle;

@@ -5,9 +5,16 @@
 //!                            with "N passed, N failed, N skipped"; exit 1 on
 //!                            any failure or when there is no result at all
 //! harness top N FILE         the N largest /proc/allocinfo rows, readable
+//! harness oracle A B [--ignore-files FILE]
+//!                            compare two /proc/allocinfo dumps: header
+//!                            byte-identical, the same call sites (counters
+//!                            not compared) except rows of files matching a
+//!                            pattern of FILE; prints "PASS|FAIL header" and
+//!                            "PASS|FAIL rows" lines and the rows only in
+//!                            one dump; exit 1 if they differ
 //! ```
 
-use harness::{allocinfo, ktap};
+use harness::{allocinfo, ktap, oracle};
 use std::process::ExitCode;
 
 fn read(path: &str) -> Result<String, String> {
@@ -54,13 +61,33 @@ fn cmd_top(n: &str, path: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_oracle(a: &str, b: &str, ignore: Option<&str>) -> Result<ExitCode, String> {
+    let ignore = match ignore {
+        Some(path) => oracle::Ignore::parse(&read(path)?),
+        None => oracle::Ignore::default(),
+    };
+    let dump = |path: &str| oracle::Dump::parse(&read(path)?, &ignore).map_err(|e| format!("{path}: {e}"));
+    let (da, db) = (dump(a)?, dump(b)?);
+    let diff = oracle::compare(&da, &db);
+    print!("{}", oracle::report(a, &da, b, &db, &diff));
+    Ok(if diff.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ktap", path] => cmd_ktap(path),
         ["top", n, path] => cmd_top(n, path),
-        _ => Err("usage: harness ktap FILE | harness top N FILE".to_string()),
+        ["oracle", a, b] => cmd_oracle(a, b, None),
+        ["oracle", a, b, "--ignore-files", f] => cmd_oracle(a, b, Some(f)),
+        _ => Err("usage: harness ktap FILE | harness top N FILE | \
+                  harness oracle A B [--ignore-files FILE]"
+            .to_string()),
     };
     result.unwrap_or_else(|e| {
         eprintln!("harness: {e}");
