@@ -305,22 +305,21 @@ impl Type {
             }),
             GFP_KERNEL,
         )?;
-        // SAFETY: Types are never freed or moved: the pinned box is leaked.
-        let t: &'static Type = unsafe { &*KBox::into_raw(core::pin::Pin::into_inner_unchecked(t)) };
         t.add_module(ptr::null_mut())?;
+        // SAFETY: The type stays pinned: the box is only turned back into a
+        // box (and dropped) below if it was never published.
+        let t = KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(t) });
         for slot in &TYPES {
             if slot
-                .compare_exchange(
-                    ptr::null_mut(),
-                    ptr::from_ref(t).cast_mut(),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
+                .compare_exchange(ptr::null_mut(), t, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                return Ok(t);
+                // SAFETY: Published types are never freed.
+                return Ok(unsafe { &*t });
             }
         }
+        // SAFETY: `t` came from `KBox::into_raw` above and was not published.
+        let t = unsafe { KBox::from_raw(t) };
         pr_err!("codetag: no room for the type of section {}\n", t.section());
         Err(ENOSPC)
     }
