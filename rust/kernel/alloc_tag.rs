@@ -62,6 +62,7 @@
 //! ```
 
 pub mod codetag;
+pub mod maple_tree;
 pub mod rwsem;
 pub mod static_key;
 mod tag;
