@@ -1,7 +1,10 @@
 //! Reading `/proc/allocinfo` on the host: rows, totals, readable sizes.
 
 /// The two header lines every kernel prints.
-pub const HEADER: [&str; 2] = ["allocinfo - version: 1.0", "#     <size>  <calls> <tag info>"];
+pub const HEADER: [&str; 2] = [
+    "allocinfo - version: 1.0",
+    "#     <size>  <calls> <tag info>",
+];
 
 /// One row: `<bytes> <calls> file:line [module] func:name`.
 #[derive(Clone, Debug, PartialEq, Eq)]

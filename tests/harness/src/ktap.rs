@@ -52,7 +52,12 @@ fn strip_timestamp(line: &str) -> &str {
         return line;
     };
     match rest.find("] ") {
-        Some(end) if rest[..end].trim().chars().all(|c| c.is_ascii_digit() || c == '.') => {
+        Some(end)
+            if rest[..end]
+                .trim()
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.') =>
+        {
             &rest[end + 2..]
         }
         _ => line,

@@ -34,7 +34,10 @@ fn cmd_ktap(path: &str) -> Result<ExitCode, String> {
         println!("{word} {}", r.name);
     }
     let c = ktap::Counts::of(&results);
-    println!("{} passed, {} failed, {} skipped", c.passed, c.failed, c.skipped);
+    println!(
+        "{} passed, {} failed, {} skipped",
+        c.passed, c.failed, c.skipped
+    );
     if results.is_empty() {
         eprintln!("harness: no KTAP result in {path}");
     }
@@ -56,7 +59,12 @@ fn cmd_top(n: &str, path: &str) -> Result<ExitCode, String> {
         n.min(rows.len())
     );
     for r in allocinfo::top(&rows, n) {
-        println!("{:>10} {:>8} calls  {}", allocinfo::human(r.bytes), r.calls, r.tag());
+        println!(
+            "{:>10} {:>8} calls  {}",
+            allocinfo::human(r.bytes),
+            r.calls,
+            r.tag()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -66,7 +74,8 @@ fn cmd_oracle(a: &str, b: &str, ignore: Option<&str>) -> Result<ExitCode, String
         Some(path) => oracle::Ignore::parse(&read(path)?),
         None => oracle::Ignore::default(),
     };
-    let dump = |path: &str| oracle::Dump::parse(&read(path)?, &ignore).map_err(|e| format!("{path}: {e}"));
+    let dump =
+        |path: &str| oracle::Dump::parse(&read(path)?, &ignore).map_err(|e| format!("{path}: {e}"));
     let (da, db) = (dump(a)?, dump(b)?);
     let diff = oracle::compare(&da, &db);
     print!("{}", oracle::report(a, &da, b, &db, &diff));

@@ -16,7 +16,10 @@ fn parses_rows_with_and_without_module() {
     assert_eq!(rows[2].line, 27);
     assert_eq!(rows[1].bytes, 1048576);
     assert_eq!(rows[0].tag(), "arch/x86/kernel/setup.c:1 func:a");
-    assert_eq!(rows[2].tag(), "/tmp/probe/probe.c:27 [probe] func:probe_init");
+    assert_eq!(
+        rows[2].tag(),
+        "/tmp/probe/probe.c:27 [probe] func:probe_init"
+    );
 }
 
 #[test]
