@@ -179,7 +179,8 @@ pub unsafe extern "C" fn codetag_register_type(
 #[cfg(CONFIG_MODULES)]
 #[no_mangle]
 pub unsafe extern "C" fn codetag_load_module(module: *mut bindings::module) {
-    codetag::load_module(module)
+    // SAFETY: `module` is NULL or being loaded, per the safety requirements.
+    unsafe { codetag::load_module(module) }
 }
 
 /// Removes a module's tags from every type; called at module unload.
@@ -193,5 +194,6 @@ pub unsafe extern "C" fn codetag_load_module(module: *mut bindings::module) {
 #[cfg(CONFIG_MODULES)]
 #[no_mangle]
 pub unsafe extern "C" fn codetag_unload_module(module: *mut bindings::module) -> bool {
-    codetag::unload_module(module)
+    // SAFETY: `module` is NULL or being unloaded, per the safety requirements.
+    unsafe { codetag::unload_module(module) }
 }

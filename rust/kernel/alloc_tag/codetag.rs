@@ -191,7 +191,7 @@ struct Modules {
 /// let tags = ty.read();
 /// let n = tags.iter().count();
 /// assert!(n > 100);
-/// assert_eq!(n, ty.count(&tags));
+/// assert_eq!(n, tags.count());
 /// assert!(tags.iter().all(|(m, ct)| m.module().is_null()
 ///     && ct.modname().is_none()
 ///     && ct.lineno() > 0
@@ -411,12 +411,6 @@ impl Type {
         cur.ct
     }
 
-    /// Returns the number of tags over the kernel and all modules.
-    pub fn count(&self, _tags: &Tags<'_>) -> usize {
-        // SAFETY: `_tags` proves the lock is held.
-        unsafe { (*self.modules.get()).count }
-    }
-
     /// Finds a section bound symbol (`__start_<section>` or
     /// `__stop_<section>`) in the kernel or in a module.
     fn symbol(&self, module: *mut bindings::module, prefix: &str) -> Result<usize> {
@@ -528,6 +522,12 @@ pub struct Tags<'a> {
 }
 
 impl<'a> Tags<'a> {
+    /// Returns the number of tags over the kernel and all modules.
+    pub fn count(&self) -> usize {
+        // SAFETY: `self` holds the type's lock for reading.
+        unsafe { (*self.ty.modules.get()).count }
+    }
+
     /// Iterates over every tag with the module it belongs to.
     pub fn iter(&self) -> impl Iterator<Item = (&Module, &CodeTag)> + '_ {
         let mut cur = Cursor::START;
@@ -572,7 +572,11 @@ extern "C" {
 ///
 /// A type whose section bounds cannot be found in the module is skipped
 /// with a warning, as in 6.12.
-pub fn load_module(module: *mut bindings::module) {
+///
+/// # Safety
+///
+/// `module` is NULL or a valid module that is being loaded.
+pub unsafe fn load_module(module: *mut bindings::module) {
     if module.is_null() {
         return;
     }
@@ -586,7 +590,11 @@ pub fn load_module(module: *mut bindings::module) {
 ///
 /// Returns `false` if a type's `module_unload` callback found tags still in
 /// use: the caller must then keep the module's memory.
-pub fn unload_module(module: *mut bindings::module) -> bool {
+///
+/// # Safety
+///
+/// `module` is NULL or a valid module that is being unloaded.
+pub unsafe fn unload_module(module: *mut bindings::module) -> bool {
     if module.is_null() {
         return true;
     }
