@@ -25,7 +25,7 @@ use core::{
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
-        codetag::{CodeTag, Cursor, Module, Type},
+        codetag::{CodeTag, Cursor, Type},
         static_key::StaticKey,
         Tag,
     },
@@ -38,14 +38,15 @@ use kernel::{
 
 pub mod codetag;
 pub mod format;
+#[cfg(CONFIG_MODULES)]
+mod module_area;
 pub mod param;
 pub mod top;
 
 const __LOG_PREFIX: &[u8] = b"alloc_tag\0";
 
-/// Whether profiling can ever be enabled (`false` after `=never`).
-///
-/// Written only by the early parameter, before any other CPU runs.
+/// Whether profiling can ever be enabled: `false` after `=never` or once
+/// [`shutdown_mem_profiling`] ran.
 static PROFILING_SUPPORT: AtomicBool =
     AtomicBool::new(cfg!(CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT));
 
@@ -141,6 +142,38 @@ static EARLY_PARAM: EarlyParam = EarlyParam {
     early: 1,
 };
 
+/// `__setup("alloc_tag.module_tags=", setup_module_tags)`.
+#[cfg(CONFIG_MODULES)]
+#[link_section = ".init.setup"]
+#[used]
+static MODULE_TAGS_PARAM: EarlyParam = EarlyParam {
+    name: c_str!("alloc_tag.module_tags=").as_char_ptr(),
+    setup: setup_module_tags,
+    early: 0,
+};
+
+/// Applies `alloc_tag.module_tags=`: the module tag area's capacity in tags.
+///
+/// # Safety
+///
+/// `value` is a NUL-terminated string (the boot option code).
+#[cfg(CONFIG_MODULES)]
+#[link_section = ".init.text"]
+unsafe extern "C" fn setup_module_tags(value: *mut c_char) -> c_int {
+    // SAFETY: The boot option code passes a NUL-terminated string.
+    let value = unsafe { CStr::from_char_ptr(value) }.as_bytes();
+    match param::parse_module_tags(value) {
+        Some(n) => module_area::MODULE_TAGS.store(n, Ordering::Relaxed),
+        None => pr_err!(
+            "alloc_tag.module_tags={}: not a number of tags from 0 to {}; keeping the default\n",
+            BStr::from_bytes(value.get(..64).unwrap_or(value)),
+            param::MAX_MODULE_TAGS
+        ),
+    }
+    // Handled: not for init's environment.
+    1
+}
+
 /// Applies `sysctl.vm.mem_profiling=`; see [`param::parse`] for the grammar.
 ///
 /// A bad value is reported, and the built-in default stays in force.
@@ -192,6 +225,31 @@ unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
 /// The allocation tag type, set once by the initcall.
 static ALLOC_TAG_TYPE: AtomicPtr<Type> = AtomicPtr::new(ptr::null_mut());
 
+/// `/proc/allocinfo`, until [`shutdown_mem_profiling`] removes it.
+static ALLOCINFO: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(ptr::null_mut());
+
+/// Turns profiling off for good: the key off, the sysctl refusing writes,
+/// and, with `remove_file`, `/proc/allocinfo` gone. For failures after
+/// which the counters cannot be trusted or kept up.
+///
+/// It may sleep; no lock of ours may be held.
+fn shutdown_mem_profiling(remove_file: bool) {
+    if PROFILING_SUPPORT.swap(false, Ordering::Relaxed) {
+        pr_info!("memory allocation profiling is disabled until the next boot\n");
+    }
+    if mem_alloc_profiling_key.is_enabled() {
+        mem_alloc_profiling_key.disable();
+    }
+    if remove_file {
+        let entry = ALLOCINFO.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !entry.is_null() {
+            // SAFETY: `entry` is `/proc/allocinfo`, created by `procfs_init`
+            // and removed only here (the swap makes this the only remover).
+            unsafe { bindings::proc_remove(entry) };
+        }
+    }
+}
+
 fn alloc_tag_type() -> Option<&'static Type> {
     let ty = ALLOC_TAG_TYPE.load(Ordering::Acquire);
     // SAFETY: A non-NULL value is a registered type, which lives forever.
@@ -199,7 +257,7 @@ fn alloc_tag_type() -> Option<&'static Type> {
 }
 
 /// Returns the allocation tag that embeds a code tag of the allocation type.
-fn alloc_tag(ct: &CodeTag) -> &Tag {
+pub(crate) fn alloc_tag(ct: &CodeTag) -> &Tag {
     // SAFETY: Every code tag of the "alloc_tags" sections is the `ct` field
     // of a `struct alloc_tag` (`DEFINE_ALLOC_TAG()`).
     unsafe { Tag::from_codetag(ct) }
@@ -254,55 +312,6 @@ pub unsafe extern "C" fn alloc_tag_top_users(
         });
     }
     top.len()
-}
-
-/// Warns about each tag of an unloading module that still has memory
-/// allocated; returns whether there was none.
-///
-/// # Safety
-///
-/// Called by the codetag core with a registered type and one of its module
-/// entries, the type's lock held for writing.
-unsafe extern "C" fn alloc_tag_module_unload(
-    cttype: *mut bindings::codetag_type,
-    cmod: *mut bindings::codetag_module,
-) -> bool {
-    // SAFETY: The codetag core calls this with the registered type and one
-    // of its module entries, the lock held for writing.
-    let (ty, module) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
-    let mut unused = true;
-    for ct in module.tags(ty.tag_size()) {
-        let bytes = alloc_tag(ct).read().bytes;
-        if bytes == 0 {
-            continue;
-        }
-        unused = false;
-        let raw = ct.as_ptr();
-        // SAFETY: The format matches the arguments: three valid strings of
-        // the tag, an unsigned int and an unsigned long long. `__warn()`
-        // then does what `WARN()` does after printing: the "WARNING:" line,
-        // the backtrace and the taint.
-        unsafe {
-            bindings::__warn_printk(
-                c_str!("%s:%u module %s func:%s has %llu allocated at module unload\n")
-                    .as_char_ptr(),
-                (*raw).filename,
-                (*raw).lineno,
-                (*raw).modname,
-                (*raw).function,
-                bytes,
-            );
-            bindings::__warn(
-                c_str!("lib/alloc_tag_rs/alloc_tag.rs").as_char_ptr(),
-                line!() as c_int,
-                ptr::null_mut(),
-                bindings::TAINT_WARN,
-                ptr::null_mut(),
-                ptr::null_mut(),
-            );
-        }
-    }
-    unused
 }
 
 /// The iteration state of one `/proc/allocinfo` read.
@@ -482,11 +491,31 @@ const fn mem_profiling_sysctl(mode: bindings::umode_t) -> Sysctl {
         data: ptr::addr_of!(mem_alloc_profiling_key).cast_mut().cast(),
         maxlen: 0,
         mode,
-        proc_handler: Some(bindings::proc_do_static_key),
+        proc_handler: Some(proc_mem_profiling),
         poll: ptr::null_mut(),
         extra1: ptr::null_mut(),
         extra2: ptr::null_mut(),
     }])
+}
+
+/// `proc_do_static_key()`, refusing to switch the key once profiling was
+/// shut down.
+///
+/// # Safety
+///
+/// Called by the sysctl core with valid arguments.
+unsafe extern "C" fn proc_mem_profiling(
+    table: *const bindings::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> c_int {
+    if write != 0 && !PROFILING_SUPPORT.load(Ordering::Relaxed) {
+        return EPERM.to_errno();
+    }
+    // SAFETY: The arguments are the sysctl core's, passed on.
+    unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) }
 }
 
 /// `vm.mem_profiling` when it can be switched.
@@ -532,6 +561,7 @@ fn procfs_init() {
     if entry.is_null() {
         pr_err!("failed to create /proc/allocinfo\n");
     }
+    ALLOCINFO.store(entry, Ordering::Release);
 }
 
 /// The initcall: registers the allocation tag type, the sysctl and
@@ -539,11 +569,27 @@ fn procfs_init() {
 #[no_mangle]
 #[link_section = ".init.text"]
 extern "C" fn alloc_tag_init() -> c_int {
+    #[cfg(CONFIG_MODULES)]
+    let desc = bindings::codetag_type_desc {
+        section: c_str!("alloc_tags").as_char_ptr(),
+        tag_size: size_of::<bindings::alloc_tag>(),
+        module_load: Some(module_area::alloc_tag_module_load),
+        module_unload: Some(module_area::alloc_tag_module_unload),
+        needs_section_mem: Some(module_area::needs_section_mem),
+        alloc_section_mem: Some(module_area::alloc_section_mem),
+        free_section_mem: Some(module_area::free_section_mem),
+        module_replaced: Some(module_area::module_replaced),
+    };
+    #[cfg(not(CONFIG_MODULES))]
     let desc = bindings::codetag_type_desc {
         section: c_str!("alloc_tags").as_char_ptr(),
         tag_size: size_of::<bindings::alloc_tag>(),
         module_load: None,
-        module_unload: Some(alloc_tag_module_unload),
+        module_unload: None,
+        needs_section_mem: None,
+        alloc_section_mem: None,
+        free_section_mem: None,
+        module_replaced: None,
     };
     let ty = match Type::register(&desc) {
         Ok(ty) => ty,
@@ -552,6 +598,8 @@ extern "C" fn alloc_tag_init() -> c_int {
     ALLOC_TAG_TYPE.store(ptr::from_ref(ty).cast_mut(), Ordering::Release);
     sysctl_init();
     procfs_init();
+    #[cfg(CONFIG_MODULES)]
+    module_area::init();
     0
 }
 

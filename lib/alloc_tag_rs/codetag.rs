@@ -5,9 +5,12 @@
 //! C header: [`include/linux/codetag.h`](srctree/include/linux/codetag.h).
 
 use crate::format::{self, Buf};
+use core::ffi::{c_int, c_void};
 use kernel::{
     alloc_tag::codetag::{self, CodeTag, Cursor, Type},
     bindings,
+    ffi::{c_char, c_ulong},
+    str::CStr,
 };
 
 /// Checks at compile time that an exported function has the type of the C
@@ -29,7 +32,14 @@ check_abi!(
     codetag_register_type,
 );
 #[cfg(CONFIG_MODULES)]
-check_abi!(codetag_load_module, codetag_unload_module);
+check_abi!(
+    codetag_load_module,
+    codetag_unload_module,
+    codetag_needs_module_section,
+    codetag_alloc_module_section,
+    codetag_free_module_sections,
+    codetag_module_replaced,
+);
 
 /// Takes (`lock`) or releases (`!lock`) a read hold on the type's module list.
 ///
@@ -171,29 +181,92 @@ pub unsafe extern "C" fn codetag_register_type(
     }
 }
 
-/// Adds a module's tags to every type; called by the module loader.
+/// Adds a module's tags to every type; called by the module loader, which
+/// fails the load on an error.
 ///
 /// # Safety
 ///
 /// `module` is NULL or a module being loaded, not yet visible to others.
 #[cfg(CONFIG_MODULES)]
 #[no_mangle]
-pub unsafe extern "C" fn codetag_load_module(module: *mut bindings::module) {
+pub unsafe extern "C" fn codetag_load_module(module: *mut bindings::module) -> c_int {
     // SAFETY: `module` is NULL or being loaded, per the safety requirements.
-    unsafe { codetag::load_module(module) }
+    match unsafe { codetag::load_module(module) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
-/// Removes a module's tags from every type; called at module unload.
-///
-/// Returns `false` if the module's memory must be kept because tags are
-/// still in use.
+/// Removes a module's tags from every type, or keeps those still in use;
+/// called at module unload.
 ///
 /// # Safety
 ///
 /// `module` is NULL or a module being unloaded.
 #[cfg(CONFIG_MODULES)]
 #[no_mangle]
-pub unsafe extern "C" fn codetag_unload_module(module: *mut bindings::module) -> bool {
+pub unsafe extern "C" fn codetag_unload_module(module: *mut bindings::module) {
     // SAFETY: `module` is NULL or being unloaded, per the safety requirements.
     unsafe { codetag::unload_module(module) }
+}
+
+/// Whether a code tag type places the module section `name` itself.
+///
+/// # Safety
+///
+/// `module` is a module being loaded; `name` a NUL-terminated string.
+#[cfg(CONFIG_MODULES)]
+#[no_mangle]
+pub unsafe extern "C" fn codetag_needs_module_section(
+    module: *mut bindings::module,
+    name: *const c_char,
+    size: c_ulong,
+) -> bool {
+    // SAFETY: `name` is a NUL-terminated string; `module` is being loaded.
+    unsafe { codetag::needs_section(module, CStr::from_char_ptr(name), size) }
+}
+
+/// Memory for the module section `name` from its code tag type: an address
+/// or an `ERR_PTR()`.
+///
+/// # Safety
+///
+/// As for [`codetag_needs_module_section`], which said yes for `name`.
+#[cfg(CONFIG_MODULES)]
+#[no_mangle]
+pub unsafe extern "C" fn codetag_alloc_module_section(
+    module: *mut bindings::module,
+    name: *const c_char,
+    size: c_ulong,
+    align: c_ulong,
+) -> *mut c_void {
+    // SAFETY: As above.
+    unsafe { codetag::alloc_section(module, CStr::from_char_ptr(name), size, align) }
+}
+
+/// Frees the section memory of a module whose load failed.
+///
+/// # Safety
+///
+/// `module` is a module being loaded whose tags are not listed.
+#[cfg(CONFIG_MODULES)]
+#[no_mangle]
+pub unsafe extern "C" fn codetag_free_module_sections(module: *mut bindings::module) {
+    // SAFETY: Per the safety requirements.
+    unsafe { codetag::free_sections(module) }
+}
+
+/// The module loader moved `struct module` from `module` to `new_module`.
+///
+/// # Safety
+///
+/// Both are the same module being loaded, before and after the move.
+#[cfg(CONFIG_MODULES)]
+#[no_mangle]
+pub unsafe extern "C" fn codetag_module_replaced(
+    module: *mut bindings::module,
+    new_module: *mut bindings::module,
+) {
+    // SAFETY: Per the safety requirements.
+    unsafe { codetag::module_replaced(module, new_module) }
 }

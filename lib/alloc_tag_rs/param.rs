@@ -128,3 +128,30 @@ pub fn parse(value: &[u8]) -> Result<Setting, ParamError> {
 
     Ok(Setting { mode, compressed })
 }
+
+/// Most tags `alloc_tag.module_tags=` may ask for: 40 MB of module address
+/// space on 64-bit.
+pub const MAX_MODULE_TAGS: usize = 1_000_000;
+
+/// Parses `alloc_tag.module_tags=`: the capacity of the module tag area, in
+/// tags, a decimal number from 0 (no area) to [`MAX_MODULE_TAGS`].
+///
+/// ```
+/// # use alloc_tag_logic::param::{parse_module_tags, MAX_MODULE_TAGS};
+/// assert_eq!(parse_module_tags(b"100000"), Some(100_000));
+/// assert_eq!(parse_module_tags(b"0"), Some(0));
+/// assert_eq!(parse_module_tags(b"1000001"), None);
+/// assert_eq!(parse_module_tags(b"-1"), None);
+/// assert_eq!(parse_module_tags(b""), None);
+/// ```
+pub fn parse_module_tags(value: &[u8]) -> Option<usize> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value
+        .iter()
+        .try_fold(0usize, |n, &d| {
+            n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+        })
+        .filter(|&n| n <= MAX_MODULE_TAGS)
+}

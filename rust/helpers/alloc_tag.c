@@ -2,6 +2,7 @@
 
 #include <linux/cpumask.h>
 #include <linux/jump_label.h>
+#include <linux/kasan.h>
 #include <linux/percpu.h>
 
 /*
@@ -30,3 +31,18 @@ void rust_helper_static_key_disable(struct static_key *key)
 	static_key_disable(key);
 }
 #endif
+
+/*
+ * The module tag area is a sparse vmalloc area: with KASAN_VMALLOC its
+ * shadow starts poisoned and the pages mapped in must be unpoisoned. Both
+ * are inline functions (empty without KASAN_VMALLOC).
+ */
+void rust_helper_kasan_unpoison_vmalloc(const void *start, unsigned long size)
+{
+	kasan_unpoison_vmalloc(start, size, KASAN_VMALLOC_PROT_NORMAL);
+}
+
+void rust_helper_kasan_poison_vmalloc(const void *start, unsigned long size)
+{
+	kasan_poison_vmalloc(start, size);
+}

@@ -61,6 +61,7 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+pub mod area;
 pub mod codetag;
 pub mod maple_tree;
 pub mod rwsem;

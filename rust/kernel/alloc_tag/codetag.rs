@@ -55,9 +55,35 @@ impl CodeTag {
     }
 
     fn raw(&self) -> &bindings::codetag {
-        // SAFETY: The fields read through this are written once, when the
-        // tag is built, and never change afterwards.
+        // SAFETY: The fields read through this are written when the tag is
+        // built, and after that only by `keep_strings`, with the type's lock
+        // held for writing, which callers of these accessors hold for
+        // reading or get the tag from a lock holder.
         unsafe { &*self.0.get() }
+    }
+
+    /// Points the tag at copies of its strings, which must outlive it: for
+    /// a tag that stays after its module's memory (and strings) are gone.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the tag's type for writing; `filename`
+    /// and `function` are valid NUL-terminated strings, and so is `modname`
+    /// unless NULL, for as long as the tag is used.
+    pub unsafe fn keep_strings(
+        &self,
+        filename: *const crate::ffi::c_char,
+        function: *const crate::ffi::c_char,
+        modname: *const crate::ffi::c_char,
+    ) {
+        let raw = self.0.get();
+        // SAFETY: `raw` is valid; with the write hold no reader of this type
+        // is looking, and the new strings meet the type invariant.
+        unsafe {
+            (*raw).filename = filename;
+            (*raw).function = function;
+            (*raw).modname = modname;
+        }
     }
 
     /// Returns the line number.
@@ -96,11 +122,13 @@ impl CodeTag {
 /// # Invariants
 ///
 /// `start..stop` is an array of tags of the owning type's `tag_size`, valid
-/// while the module is registered with the type.
+/// while the module is registered with the type. `module` is NULL for the
+/// kernel image and for tags `kept` after their module was unloaded.
 pub struct Module {
     module: *mut bindings::module,
     start: *mut u8,
     stop: *mut u8,
+    kept: bool,
 }
 
 impl Module {
@@ -127,6 +155,19 @@ impl Module {
     #[inline]
     pub fn module(&self) -> *mut bindings::module {
         self.module
+    }
+
+    /// Returns whether these tags belong to a module that was unloaded
+    /// while they were still in use.
+    #[inline]
+    pub fn is_unloaded(&self) -> bool {
+        self.kept
+    }
+
+    /// Returns the address of the first tag.
+    #[inline]
+    pub fn start(&self) -> *mut u8 {
+        self.start
     }
 
     /// Returns the number of tags of size `tag_size`.
@@ -186,6 +227,10 @@ struct Modules {
 ///     tag_size: core::mem::size_of::<bindings::alloc_tag>(),
 ///     module_load: None,
 ///     module_unload: None,
+///     needs_section_mem: None,
+///     alloc_section_mem: None,
+///     free_section_mem: None,
+///     module_replaced: None,
 /// };
 /// let ty = Type::register(&desc)?;
 /// let tags = ty.read();
@@ -446,6 +491,7 @@ impl Type {
             module,
             start: start as *mut u8,
             stop: stop as *mut u8,
+            kept: false,
         };
         let mut w = self.write();
         let modules = w.modules();
@@ -461,40 +507,64 @@ impl Type {
             }
         };
         modules.count += n;
-        if let (Some(load), Some(m)) = (self.desc.module_load, &modules.slots[id]) {
-            let m = m.as_ptr();
-            // SAFETY: The callback was registered for this type; it gets the
-            // type and entry pointers C expects, with the lock held for
-            // writing as in 6.12.
-            unsafe { load(self.as_ptr(), m) };
+        let Some(load) = self.desc.module_load else {
+            return Ok(());
+        };
+        let Some(m) = modules.slots.get(id).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        // SAFETY: The callback was registered for this type; it gets the
+        // type and entry pointers C expects, with the lock held for writing
+        // as in 6.12.
+        let ret = unsafe { load(self.as_ptr(), m.as_ptr()) };
+        if ret < 0 {
+            if let Some(slot) = modules.slots.get_mut(id) {
+                *slot = None;
+            }
+            modules.count -= n;
+            return Err(Error::from_errno(ret));
         }
         Ok(())
     }
 
-    /// Removes `module`'s tags; returns whether its `module_unload`
-    /// callback allowed the module's memory to be freed.
+    /// Removes `module`'s tags, or keeps them marked unloaded if its
+    /// `module_unload` callback finds them in use; returns whether it did.
     fn remove_module(&self, module: *mut bindings::module) -> bool {
+        let tag_size = self.desc.tag_size;
         let mut w = self.write();
         let modules = w.modules();
-        let Some(id) = modules
+        let Some(slot) = modules
             .slots
-            .iter()
-            .position(|s| s.as_ref().is_some_and(|m| m.module == module))
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|m| !m.module.is_null() && m.module == module))
         else {
-            return true;
+            return false;
         };
-        let mut ok = true;
-        if let (Some(unload), Some(m)) = (self.desc.module_unload, &modules.slots[id]) {
+        let mut unused = true;
+        if let (Some(unload), Some(m)) = (self.desc.module_unload, slot.as_ref()) {
             // SAFETY: As for `module_load`: matching type and entry, lock held.
-            ok = unsafe { unload(self.as_ptr(), m.as_ptr()) };
+            unused = unsafe { unload(self.as_ptr(), m.as_ptr()) };
         }
-        if let Some(m) = modules.slots[id].take() {
-            modules.count -= m.len(self.desc.tag_size);
+        if unused {
+            if let Some(m) = slot.take() {
+                modules.count -= m.len(tag_size);
+            }
+        } else if let Some(m) = slot.as_mut() {
+            m.module = ptr::null_mut();
+            m.kept = true;
         }
-        ok
+        !unused
     }
 
-    fn write(&self) -> Writer<'_> {
+    /// Calls `f` with the `desc` of every type whose module output section
+    /// (`.codetag.<section>`) is `name`.
+    fn for_section<R>(name: &CStr, f: impl FnOnce(&'static Type) -> R) -> Option<R> {
+        let name = name.as_bytes().strip_prefix(b".codetag.")?;
+        types().find(|t| t.section().as_bytes() == name).map(f)
+    }
+
+    /// Takes the lock for writing: the module list may change.
+    pub fn write(&self) -> Writer<'_> {
         Writer {
             ty: self,
             _guard: self.lock.write(),
@@ -503,7 +573,7 @@ impl Type {
 }
 
 /// Write access to a type's modules.
-struct Writer<'a> {
+pub struct Writer<'a> {
     ty: &'a Type,
     _guard: WriteGuard<'a>,
 }
@@ -512,6 +582,24 @@ impl Writer<'_> {
     fn modules(&mut self) -> &mut Modules {
         // SAFETY: The write hold makes this the only access (type invariant).
         unsafe { &mut *self.ty.modules.get() }
+    }
+
+    /// Drops the kept tags of an unloaded module that start at `start`;
+    /// returns whether there were any.
+    pub fn forget_unloaded(&mut self, start: *const u8) -> bool {
+        let tag_size = self.ty.desc.tag_size;
+        let modules = self.modules();
+        let Some(slot) = modules
+            .slots
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|m| m.kept && ptr::eq(m.start, start)))
+        else {
+            return false;
+        };
+        if let Some(m) = slot.take() {
+            modules.count -= m.len(tag_size);
+        }
+        true
     }
 }
 
@@ -571,39 +659,121 @@ extern "C" {
 /// Adds a module's tags to every type, like `codetag_load_module()`.
 ///
 /// A type whose section bounds cannot be found in the module is skipped
-/// with a warning, as in 6.12.
+/// with a warning, as in 6.12. A type's `module_load` callback can fail the
+/// load: the module's tags are then removed from every type again.
 ///
 /// # Safety
 ///
 /// `module` is NULL or a valid module that is being loaded.
-pub unsafe fn load_module(module: *mut bindings::module) {
+pub unsafe fn load_module(module: *mut bindings::module) -> Result {
     if module.is_null() {
-        return;
+        return Ok(());
     }
-    for t in types() {
-        // Errors were reported; the module loads without these tags.
-        let _ = t.add_module(module);
+    for (i, t) in types().enumerate() {
+        match t.add_module(module) {
+            // Bad section bounds were reported; the module loads without
+            // these tags.
+            Ok(()) | Err(EINVAL) => {}
+            Err(e) => {
+                for t in types().take(i) {
+                    t.remove_module(module);
+                }
+                return Err(e);
+            }
+        }
     }
+    Ok(())
 }
 
-/// Removes a module's tags from every type, like `codetag_unload_module()`.
+/// Removes a module's tags from every type, like `codetag_unload_module()`,
+/// and tells each type with section memory to free it.
 ///
-/// Returns `false` if a type's `module_unload` callback found tags still in
-/// use: the caller must then keep the module's memory.
+/// Tags found still in use by the type's `module_unload` callback stay,
+/// marked unloaded, until the type forgets them.
 ///
 /// # Safety
 ///
 /// `module` is NULL or a valid module that is being unloaded.
-pub unsafe fn unload_module(module: *mut bindings::module) -> bool {
+pub unsafe fn unload_module(module: *mut bindings::module) {
     if module.is_null() {
-        return true;
+        return;
     }
     // Let the module's pending `kfree_rcu()` calls finish first.
     // SAFETY: No requirements; it may sleep, as this caller may.
     unsafe { bindings::kvfree_rcu_barrier() };
-    let mut ok = true;
     for t in types() {
-        ok &= t.remove_module(module);
+        let used = t.remove_module(module);
+        if let Some(free) = t.desc.free_section_mem {
+            // SAFETY: The callback was registered for this type; `module`
+            // is valid and its tags are no longer listed unless kept.
+            unsafe { free(module, used) };
+        }
     }
-    ok
+}
+
+/// Returns whether a type places the module section `name` of `size` bytes
+/// in memory of its own (`codetag_needs_module_section()`).
+///
+/// # Safety
+///
+/// `module` is a valid module that is being loaded.
+pub unsafe fn needs_section(module: *mut bindings::module, name: &CStr, size: usize) -> bool {
+    Type::for_section(name, |t| match t.desc.needs_section_mem {
+        // SAFETY: The callback was registered for this type; `module` is valid.
+        Some(needs) => unsafe { needs(module, size as _) },
+        None => false,
+    })
+    .unwrap_or(false)
+}
+
+/// Gets memory for the module section `name` from its type
+/// (`codetag_alloc_module_section()`): an address, an `ERR_PTR()`, or NULL
+/// if no type places the section.
+///
+/// # Safety
+///
+/// `module` is a valid module that is being loaded, for which
+/// [`needs_section`] said yes for this section.
+pub unsafe fn alloc_section(
+    module: *mut bindings::module,
+    name: &CStr,
+    size: usize,
+    align: usize,
+) -> *mut core::ffi::c_void {
+    Type::for_section(name, |t| match t.desc.alloc_section_mem {
+        // SAFETY: The callback was registered for this type; `module` is valid.
+        Some(alloc) => unsafe { alloc(module, size as _, align as _) },
+        None => ptr::null_mut(),
+    })
+    .unwrap_or(ptr::null_mut())
+}
+
+/// Frees the section memory of a module whose load failed
+/// (`codetag_free_module_sections()`).
+///
+/// # Safety
+///
+/// `module` is a valid module whose tags are not listed by any type.
+pub unsafe fn free_sections(module: *mut bindings::module) {
+    for t in types() {
+        if let Some(free) = t.desc.free_section_mem {
+            // SAFETY: The callback was registered for this type; `module` is valid.
+            unsafe { free(module, false) };
+        }
+    }
+}
+
+/// Tells the types that the module loader moved `struct module` from
+/// `module` to `new` (`codetag_module_replaced()`).
+///
+/// # Safety
+///
+/// Both are valid modules being loaded.
+pub unsafe fn module_replaced(module: *mut bindings::module, new: *mut bindings::module) {
+    for t in types() {
+        if let Some(replaced) = t.desc.module_replaced {
+            // SAFETY: The callback was registered for this type; both are valid.
+            unsafe { replaced(module, new) };
+        }
+    }
 }

@@ -15,12 +15,16 @@ pub struct Counters {
     pub calls: u64,
 }
 
+/// `codetag.flags` bit of a tag whose counters [`Tag::alloc_counters`] made.
+const OWN_COUNTERS: u32 = 1 << 0;
+
 /// An allocation tag (`struct alloc_tag`): a code tag and its counters.
 ///
 /// # Invariants
 ///
 /// `counters` points to a per-CPU `struct alloc_tag_counters` that lives as
-/// long as the tag.
+/// long as the tag is listed by its type (module tags get theirs when their
+/// module is listed, by [`Tag::alloc_counters`]).
 #[repr(transparent)]
 pub struct Tag(Opaque<bindings::alloc_tag>);
 
@@ -48,12 +52,67 @@ impl Tag {
         unsafe { CodeTag::from_raw(ptr::addr_of!((*self.0.get()).ct)) }
     }
 
+    /// Gives a tag without counters per-CPU counters of its own (module tags
+    /// get theirs when the module is loaded, not in the module's per-CPU
+    /// area, so that they can outlive the module).
+    ///
+    /// A tag that has counters keeps them. `ENOMEM` if none could be had.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the tag's type for writing, and nothing
+    /// counts with the tag yet (its module has not run).
+    pub unsafe fn alloc_counters(&self) -> crate::error::Result {
+        let raw = self.0.get();
+        // SAFETY: `raw` is valid; the write hold keeps readers away.
+        unsafe {
+            if !(*raw).counters.is_null() {
+                return Ok(());
+            }
+            let counters = bindings::pcpu_alloc_noprof(
+                core::mem::size_of::<bindings::alloc_tag_counters>(),
+                core::mem::align_of::<bindings::alloc_tag_counters>(),
+                false,
+                bindings::GFP_KERNEL,
+            );
+            if counters.is_null() {
+                return Err(crate::error::code::ENOMEM);
+            }
+            // INVARIANT: Zeroed per-CPU counters, owned by the tag from now
+            // until `free_counters`.
+            (*raw).counters = counters.cast();
+            (*raw).ct.flags |= OWN_COUNTERS;
+        }
+        Ok(())
+    }
+
+    /// Frees counters [`Tag::alloc_counters`] gave the tag.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the tag's type for writing, the tag is
+    /// no longer listed, and nothing counts with it any more: its module is
+    /// gone and every allocation it counted was freed.
+    pub unsafe fn free_counters(&self) {
+        let raw = self.0.get();
+        // SAFETY: `raw` is valid, and per the safety requirements nobody
+        // uses its counters any more.
+        unsafe {
+            if (*raw).ct.flags & OWN_COUNTERS != 0 {
+                bindings::free_percpu((*raw).counters.cast());
+                (*raw).counters = ptr::null_mut();
+                (*raw).ct.flags &= !OWN_COUNTERS;
+            }
+        }
+    }
+
     /// Sums the tag's counters over all possible CPUs, like `alloc_tag_read()`.
     ///
     /// Other CPUs keep counting while this reads, so the sum is a snapshot
     /// that may be a little out of date, exactly as in C.
     pub fn read(&self) -> Counters {
-        // SAFETY: `counters` was set when the tag was built and never changes.
+        // SAFETY: `counters` was set when the tag was built or listed and
+        // stays while it is used.
         let percpu = unsafe { (*self.0.get()).counters };
         let mut sum = Counters::default();
         for cpu in possible_cpus() {

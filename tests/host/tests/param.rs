@@ -289,3 +289,32 @@ proptest! {
         }
     }
 }
+
+mod module_tags {
+    use alloc_tag_logic::param::{parse_module_tags, MAX_MODULE_TAGS};
+    use proptest::prelude::*;
+
+    #[test]
+    fn bounds_and_junk() {
+        assert_eq!(parse_module_tags(b"0"), Some(0));
+        assert_eq!(parse_module_tags(b"007"), Some(7));
+        assert_eq!(parse_module_tags(b"1000000"), Some(MAX_MODULE_TAGS));
+        for bad in [&b""[..], b"1000001", b"+5", b"5k", b" 5", b"5 ", b"0x10", b"99999999999999999999999"] {
+            assert_eq!(parse_module_tags(bad), None, "{:?}", core::str::from_utf8(bad));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_round_trip(n in 0usize..=2 * MAX_MODULE_TAGS) {
+            let text = n.to_string();
+            let want = (n <= MAX_MODULE_TAGS).then_some(n);
+            prop_assert_eq!(parse_module_tags(text.as_bytes()), want);
+        }
+
+        #[test]
+        fn anything_not_decimal_is_refused(s in "[0-9]*[^0-9][ -~]*") {
+            prop_assert_eq!(parse_module_tags(s.as_bytes()), None);
+        }
+    }
+}

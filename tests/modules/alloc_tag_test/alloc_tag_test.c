@@ -8,6 +8,10 @@
  *                  them; reads 1 while they are live
  *   keep           (rw) 1: module unload leaves live allocations alone
  *                  (leaks them), so the kernel's unload check sees them
+ *   give           (rw) with keep: module unload hands live allocations to
+ *                  the alloc_tag_keeper module (tests/modules/
+ *                  alloc_tag_keeper), which frees them on request; leaks
+ *                  them as keep does if that module is not loaded
  *   page_order     (ro) alloc_pages() order of each page block
  *   page_allocs    (ro) how many page blocks, all from one line
  *   page_line      (ro) that line (0 until the first allocation)
@@ -53,6 +57,17 @@ MODULE_PARM_DESC(kmalloc_line, "source line of the kmalloc() call");
 static bool keep;
 module_param(keep, bool, 0644);
 MODULE_PARM_DESC(keep, "leave live allocations behind at unload");
+static bool give;
+module_param(give, bool, 0644);
+MODULE_PARM_DESC(give, "with keep: hand live allocations to alloc_tag_keeper at unload");
+
+/*
+ * Exported by alloc_tag_keeper (its alloc_tag_keeper.h) and looked up with
+ * symbol_get() at unload, so this module loads whether or not that one is
+ * loaded. symbol_get() needs them declared.
+ */
+void alloc_tag_keeper_hold_pages(struct page *page, unsigned int order);
+void alloc_tag_keeper_hold_obj(void *obj);
 
 static DEFINE_MUTEX(test_lock);
 static bool test_allocated;
@@ -100,6 +115,38 @@ fail:
 	return -ENOMEM;
 }
 
+/*
+ * Hands every live allocation over to alloc_tag_keeper, which frees them
+ * later; they still count against this module's tags. False if
+ * alloc_tag_keeper is not loaded (nothing is handed over then).
+ */
+static bool alloc_tag_test_give(void)
+{
+	void (*hold_pages)(struct page *page, unsigned int order);
+	void (*hold_obj)(void *obj);
+	int i;
+
+	hold_pages = symbol_get(alloc_tag_keeper_hold_pages);
+	hold_obj = symbol_get(alloc_tag_keeper_hold_obj);
+	if (!hold_pages || !hold_obj)
+		goto out;
+	for (i = 0; i < TEST_PAGE_ALLOCS; i++) {
+		hold_pages(test_pages[i], TEST_PAGE_ORDER);
+		test_pages[i] = NULL;
+	}
+	for (i = 0; i < TEST_KMALLOC_OBJECTS; i++) {
+		hold_obj(test_objects[i]);
+		test_objects[i] = NULL;
+	}
+	test_allocated = false;
+out:
+	if (hold_pages)
+		symbol_put(alloc_tag_keeper_hold_pages);
+	if (hold_obj)
+		symbol_put(alloc_tag_keeper_hold_obj);
+	return hold_pages && hold_obj;
+}
+
 static int allocated_set(const char *val, const struct kernel_param *kp)
 {
 	bool want;
@@ -138,11 +185,17 @@ static int __init alloc_tag_test_init(void)
 static void __exit alloc_tag_test_exit(void)
 {
 	mutex_lock(&test_lock);
-	if (test_allocated && keep)
+	if (!test_allocated || !keep) {
+		alloc_tag_test_free();
+	} else if (give && alloc_tag_test_give()) {
+		pr_info("alloc_tag_test: unloading; %d page blocks and %d objects handed to alloc_tag_keeper\n",
+			TEST_PAGE_ALLOCS, TEST_KMALLOC_OBJECTS);
+	} else {
+		if (give)
+			pr_info("alloc_tag_test: alloc_tag_keeper is not loaded; nothing handed over\n");
 		pr_info("alloc_tag_test: unloading with %d page blocks and %d objects live (leaked on purpose)\n",
 			TEST_PAGE_ALLOCS, TEST_KMALLOC_OBJECTS);
-	else
-		alloc_tag_test_free();
+	}
 	mutex_unlock(&test_lock);
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the alloc_tag kselftests: /proc/allocinfo rows, the
- * alloc_tag_test module (tests/modules/alloc_tag_test) and its parameters,
- * the sysctl, and the kernel log.
+ * Helpers shared by the alloc_tag kselftests: /proc/allocinfo rows, modules
+ * and their parameters (above all alloc_tag_test, tests/modules/
+ * alloc_tag_test), the sysctl, the kernel log and command line, the module
+ * tag area's figures in debugfs and /proc/meminfo.
  */
 #ifndef ALLOC_TAG_UTIL_H
 #define ALLOC_TAG_UTIL_H
@@ -19,11 +20,17 @@
 #define AT_ALLOCINFO	"/proc/allocinfo"
 #define AT_SYSCTL	"/proc/sys/vm/mem_profiling"
 #define AT_MOD_NAME	"alloc_tag_test"
-#define AT_MOD_PARAMS	"/sys/module/" AT_MOD_NAME "/parameters/"
 /* Where scripts/boot puts modules; ALLOC_TAG_TEST_MODULE overrides it. */
 #define AT_MOD_PATH	"/modules/" AT_MOD_NAME ".ko"
 /* The function of the module that holds both allocation calls. */
 #define AT_MOD_FUNC	"alloc_tag_test_alloc"
+/*
+ * The module that holds the test module's allocations past its unload
+ * (tests/modules/alloc_tag_keeper), found next to the test module.
+ */
+#define AT_KEEPER_NAME	"alloc_tag_keeper"
+/* The module tag area's figures (kernels with that area). */
+#define AT_AREA		"/sys/kernel/debug/alloc_tag/module_area"
 
 struct at_row {
 	long long bytes;
@@ -111,6 +118,34 @@ static inline int at_read_rows(const char *module, struct at_row *rows, int max)
 	return found;
 }
 
+/*
+ * The sums of the bytes and calls of every row of /proc/allocinfo: 0, or
+ * -errno, or -EBADMSG if a row is malformed.
+ */
+static inline int at_allocinfo_totals(long long *bytes, long long *calls)
+{
+	char line[4096];
+	struct at_row r;
+	int nr = 0, bad = 0;
+	FILE *f = fopen(AT_ALLOCINFO, "r");
+
+	if (!f)
+		return -errno;
+	*bytes = *calls = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (++nr <= 2)
+			continue;
+		if (!at_parse_row(line, &r)) {
+			bad = 1;
+			continue;
+		}
+		*bytes += r.bytes;
+		*calls += r.calls;
+	}
+	fclose(f);
+	return nr < 2 || bad ? -EBADMSG : 0;
+}
+
 /* The row of @rows whose file ends in "/@base" (or is @base) at @line. */
 static inline const struct at_row *at_find_row(const struct at_row *rows, int n,
 					       const char *base, int line)
@@ -168,20 +203,33 @@ static inline long long at_read_ll(const char *path)
 	return v;
 }
 
-static inline long long at_param(const char *name)
+/* Parameter @param of module @mod, read as an integer (or -errno). */
+static inline long long at_mod_param(const char *mod, const char *param)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), AT_MOD_PARAMS "%s", name);
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod, param);
 	return at_read_ll(path);
+}
+
+/* Writes @val to parameter @param of module @mod: 0 or -errno. */
+static inline int at_set_mod_param(const char *mod, const char *param,
+				   const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod, param);
+	return at_write_file(path, val);
+}
+
+static inline long long at_param(const char *name)
+{
+	return at_mod_param(AT_MOD_NAME, name);
 }
 
 static inline int at_set_param(const char *name, const char *val)
 {
-	char path[256];
-
-	snprintf(path, sizeof(path), AT_MOD_PARAMS "%s", name);
-	return at_write_file(path, val);
+	return at_set_mod_param(AT_MOD_NAME, name, val);
 }
 
 static inline const char *at_module_path(void)
@@ -191,38 +239,102 @@ static inline const char *at_module_path(void)
 	return p && *p ? p : AT_MOD_PATH;
 }
 
+/*
+ * The path of module @name's .ko in @buf: next to the test module (in
+ * /modules/ unless ALLOC_TAG_TEST_MODULE says otherwise).
+ */
+static inline const char *at_module_file(const char *name, char *buf,
+					 size_t len)
+{
+	const char *test = at_module_path();
+	const char *slash = strrchr(test, '/');
+
+	if (slash)
+		snprintf(buf, len, "%.*s/%s.ko", (int)(slash - test), test, name);
+	else
+		snprintf(buf, len, "%s.ko", name);
+	return buf;
+}
+
+static inline bool at_module_is_loaded(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	return access(path, F_OK) == 0;
+}
+
+/* finit_module() of the .ko at @path with @params ("" for none): 0 or -errno. */
+static inline int at_load_module_file(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* delete_module() of module @name: 0 or -errno. */
+static inline int at_unload_module_name(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
 static inline bool at_module_loaded(void)
 {
-	return access("/sys/module/" AT_MOD_NAME, F_OK) == 0;
+	return at_module_is_loaded(AT_MOD_NAME);
 }
 
 /* finit_module() of the test module: 0 or -errno. */
 static inline int at_load_module(void)
 {
-	int fd = open(at_module_path(), O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
+	return at_load_module_file(at_module_path(), "");
 }
 
 /* delete_module() of the test module: 0 or -errno. */
 static inline int at_unload_module(void)
 {
-	return syscall(SYS_delete_module, AT_MOD_NAME, O_NONBLOCK) ? -errno : 0;
+	return at_unload_module_name(AT_MOD_NAME);
 }
 
-/* Unloads a test module an earlier test left behind, without leaking. */
+/* Loads the keeper module if it is not loaded: 0 or -errno. */
+static inline int at_load_keeper(void)
+{
+	char path[1024];
+	int ret;
+
+	if (at_module_is_loaded(AT_KEEPER_NAME))
+		return 0;
+	ret = at_load_module_file(at_module_file(AT_KEEPER_NAME, path,
+						 sizeof(path)), "");
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* Frees what the keeper module holds and unloads it: 0 or -errno. */
+static inline int at_unload_keeper(void)
+{
+	int ret = at_set_mod_param(AT_KEEPER_NAME, "release", "1");
+
+	return ret ? ret : at_unload_module_name(AT_KEEPER_NAME);
+}
+
+/*
+ * Unloads a test module (and keeper) an earlier test left behind, without
+ * leaking.
+ */
 static inline void at_module_reset(void)
 {
-	if (!at_module_loaded())
-		return;
-	at_set_param("keep", "0");
-	at_set_param("allocated", "0");
-	at_unload_module();
+	if (at_module_loaded()) {
+		at_set_param("keep", "0");
+		at_set_param("give", "0");
+		at_set_param("allocated", "0");
+		at_unload_module();
+	}
+	if (at_module_is_loaded(AT_KEEPER_NAME))
+		at_unload_keeper();
 }
 
 /* The sysctl: 0 or 1, or -errno. */
@@ -423,6 +535,204 @@ static inline bool at_log_find(const char *log, const char *const *needles,
 		line = end ? end + 1 : NULL;
 	}
 	return false;
+}
+
+/*
+ * The first line of @log that starts with @prefix and ends with @suffix
+ * (the whole line if they are equal), copied to @found; false if none.
+ */
+static inline bool at_log_find_line(const char *log, const char *prefix,
+				    const char *suffix, char *found, size_t len)
+{
+	bool whole = !strcmp(prefix, suffix);
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	const char *line = log;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t ll = end ? (size_t)(end - line) : strlen(line);
+
+		if ((whole ? ll == pl : ll >= pl + sl) &&
+		    !strncmp(line, prefix, pl) &&
+		    !strncmp(line + ll - sl, suffix, sl)) {
+			if (found)
+				snprintf(found, len, "%.*s", (int)ll, line);
+			return true;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+/* The whole kernel log, one message a line (malloc()ed; NULL on failure). */
+static inline char *at_kernel_log(void)
+{
+	int fd = at_kmsg_open(true);
+	char *log;
+
+	if (fd < 0)
+		return NULL;
+	log = at_kmsg_read(fd);
+	close(fd);
+	return log;
+}
+
+/* Environment variable @name is "1". */
+static inline bool at_env_flag(const char *name)
+{
+	const char *e = getenv(name);
+
+	return e && !strcmp(e, "1");
+}
+
+/*
+ * The value of the last @name= on the kernel command line, in @val; false
+ * if there is none.
+ */
+static inline bool at_cmdline_value(const char *name, char *val, size_t len)
+{
+	static char cmdline[8192];
+	const char *p, *found = NULL;
+	size_t nl = strlen(name);
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, cmdline, sizeof(cmdline) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	cmdline[n] = '\0';
+	for (p = cmdline; (p = strstr(p, name)); p++)
+		if ((p == cmdline || p[-1] == ' ') && p[nl] == '=')
+			found = p + nl + 1;
+	if (!found)
+		return false;
+	snprintf(val, len, "%.*s", (int)strcspn(found, " \n"), found);
+	return true;
+}
+
+/* The kernel's taint flags (/proc/sys/kernel/tainted), or -errno. */
+#define AT_TAINT_WARN	(1LL << 9)	/* 'W': a WARN() fired */
+static inline long long at_tainted(void)
+{
+	return at_read_ll("/proc/sys/kernel/tainted");
+}
+
+/*
+ * A figure of /proc/meminfo in kB, by its name without the colon ("Percpu");
+ * -ENOENT if there is no such line, -errno if the file cannot be read.
+ */
+static inline long long at_meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t kl = strlen(key);
+	long long v = -ENOENT;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, kl) || line[kl] != ':')
+			continue;
+		if (sscanf(line + kl + 1, "%lld kB", &v) != 1)
+			v = -EINVAL;
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * The module tag area's figures, in bytes but for the two counts:
+ * capacity, used (every range: loaded modules' and kept ones), populated
+ * (backed by pages), ranges (how many) and unloaded (kept ranges of
+ * unloaded modules).
+ */
+struct at_area {
+	long long capacity, used, populated, ranges, unloaded;
+};
+
+#define AT_AREA_FMT	"capacity %lld used %lld populated %lld ranges %lld unloaded %lld"
+#define AT_AREA_ARGS(a)	(a)->capacity, (a)->used, (a)->populated, \
+			(a)->ranges, (a)->unloaded
+
+/*
+ * Reads AT_AREA, which must be exactly the lines "capacity <n>", "used
+ * <n>", "populated <n>", "ranges <n>", "unloaded <n>" in that order. 0, or
+ * -errno, or -EBADMSG if the file says anything else.
+ */
+static inline int at_read_area(struct at_area *a)
+{
+	static const char *const keys[] = {
+		"capacity", "used", "populated", "ranges", "unloaded" };
+	long long *const vals[] = {
+		&a->capacity, &a->used, &a->populated, &a->ranges, &a->unloaded };
+	char line[256], key[32], again[256];
+	long long v;
+	int i = 0, bad = 0;
+	FILE *f = fopen(AT_AREA, "r");
+
+	if (!f)
+		return -errno;
+	while (!bad && fgets(line, sizeof(line), f)) {
+		/* Parsed, then printed back: the line must read the same. */
+		bad = i == 5 || sscanf(line, "%31s %lld", key, &v) != 2;
+		if (!bad) {
+			snprintf(again, sizeof(again), "%s %lld\n", keys[i], v);
+			bad = strcmp(line, again) || v < 0;
+		}
+		if (!bad)
+			*vals[i++] = v;
+	}
+	fclose(f);
+	return bad || i != 5 ? -EBADMSG : 0;
+}
+
+/*
+ * Checks @log (what the kernel logged while the test module unloaded) for
+ * what a kernel with the module tag area says when it keeps the module's
+ * tags because @e's allocations are live: a line per tag in use,
+ * "alloc_tag: <file>:<line> module <mod> func:<func> has <bytes> allocated
+ * at module unload", then "alloc_tag: module <mod> unloaded with 2 tags in
+ * use; keeping its tags", and no WARN() splat. Returns 0, or -1 with the
+ * first difference in @why.
+ */
+static inline int at_check_kept_log(const char *log, const struct at_expect *e,
+				    char *why, size_t len)
+{
+	static const char *const warning[] = { "WARNING", NULL };
+	static const char *const cut[] = { "cut here", NULL };
+	static const char summary[] = "alloc_tag: module " AT_MOD_NAME
+		" unloaded with 2 tags in use; keeping its tags";
+	char tail[256], found[1024];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(tail, sizeof(tail), AT_MOD_NAME ".c:%d module "
+			 AT_MOD_NAME " func:" AT_MOD_FUNC
+			 " has %lld allocated at module unload",
+			 i ? e->kmalloc_line : e->page_line,
+			 i ? e->kmalloc_bytes : e->page_bytes);
+		if (!at_log_find_line(log, "alloc_tag: ", tail, NULL, 0)) {
+			snprintf(why, len, "no line 'alloc_tag: <dir>/%s' in the kernel log:\n%.1500s",
+				 tail, log);
+			return -1;
+		}
+	}
+	if (!at_log_find_line(log, summary, summary, NULL, 0)) {
+		snprintf(why, len, "no line '%s' in the kernel log:\n%.1500s",
+			 summary, log);
+		return -1;
+	}
+	if (at_log_find(log, warning, found, sizeof(found)) ||
+	    at_log_find(log, cut, found, sizeof(found))) {
+		snprintf(why, len, "a warning in the kernel log: %s", found);
+		return -1;
+	}
+	why[0] = '\0';
+	return 0;
 }
 
 #endif /* ALLOC_TAG_UTIL_H */

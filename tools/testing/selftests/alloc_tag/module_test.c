@@ -5,8 +5,13 @@
  * to zero when it frees, and unloading it with allocations still live is
  * reported without breaking anything.
  *
+ * $ALLOC_TAG_AREA=1: the kernel has the module tag area, which keeps the
+ * tags of a module unloaded with live allocations (see module_area_test.c);
+ * otherwise C 6.12 behaviour is expected, where they go with the module.
+ *
  * The module is loaded from /modules/alloc_tag_test.ko (where scripts/boot
- * puts it) or from $ALLOC_TAG_TEST_MODULE.
+ * puts it) or from $ALLOC_TAG_TEST_MODULE; with the area, the keeper module
+ * (tests/modules/alloc_tag_keeper) from the same folder.
  */
 #include "../kselftest_harness.h"
 #include "alloc_tag_util.h"
@@ -81,7 +86,14 @@ TEST(allocate_free_exact)
 	EXPECT_EQ(0, at_read_rows(AT_MOD_NAME, NULL, 0));
 }
 
-TEST(unload_with_live_allocations)
+/*
+ * C 6.12: the module goes and so do its rows, though its memory is still
+ * allocated (and leaked for good); one WARN per tag still in use, naming
+ * it and its bytes: "<file>:<line> module <name> func:<func> has <bytes>
+ * allocated at module unload".
+ */
+static void unload_dropping_tags(struct __test_metadata *_metadata,
+				 const struct at_expect *e)
 {
 	char pages[64], objects[64], page_tag[128], kmalloc_tag[128];
 	const char *const page_warn[] = {
@@ -90,14 +102,9 @@ TEST(unload_with_live_allocations)
 	const char *const kmalloc_warn[] = {
 		kmalloc_tag, "module " AT_MOD_NAME " ", "func:" AT_MOD_FUNC " ",
 		objects, NULL };
-	struct at_expect e;
 	char *log;
 	int kmsg, n;
 
-	if (at_sysctl() != 1)
-		SKIP(return, "memory allocation profiling is off");
-	ASSERT_EQ(0, load_and_allocate(_metadata, &e));
-	ASSERT_EQ(0, at_check_rows(&e, true, why, sizeof(why))) TH_LOG("%s", why);
 	/* The module's exit leaves its allocations live (and leaks them). */
 	ASSERT_EQ(0, at_set_param("keep", "1"));
 
@@ -110,18 +117,13 @@ TEST(unload_with_live_allocations)
 	ASSERT_NE(NULL, log);
 	EXPECT_FALSE(at_module_loaded());
 
-	/*
-	 * One warning per tag still in use, naming it and its bytes: 6.12
-	 * WARNs "<file>:<line> module <name> func:<func> has <bytes>
-	 * allocated at module unload".
-	 */
-	snprintf(page_tag, sizeof(page_tag), AT_MOD_NAME ".c:%d ", e.page_line);
+	snprintf(page_tag, sizeof(page_tag), AT_MOD_NAME ".c:%d ", e->page_line);
 	snprintf(kmalloc_tag, sizeof(kmalloc_tag), AT_MOD_NAME ".c:%d ",
-		 e.kmalloc_line);
+		 e->kmalloc_line);
 	snprintf(pages, sizeof(pages), "has %lld allocated at module unload",
-		 e.page_bytes);
+		 e->page_bytes);
 	snprintf(objects, sizeof(objects), "has %lld allocated at module unload",
-		 e.kmalloc_bytes);
+		 e->kmalloc_bytes);
 	EXPECT_TRUE(at_log_find(log, page_warn, why, sizeof(why)))
 		TH_LOG("no '%s... %s' in the kernel log:\n%s",
 		       page_tag, pages, log);
@@ -130,14 +132,66 @@ TEST(unload_with_live_allocations)
 		       kmalloc_tag, objects, log);
 	free(log);
 
-	/*
-	 * 6.12 drops the module's rows at unload even though its memory is
-	 * still allocated. Issue 4 (module tags in their own area) changes
-	 * this: the rows stay, still counting, and this check must then
-	 * expect them.
-	 */
 	n = at_read_rows(AT_MOD_NAME, NULL, 0);
 	EXPECT_EQ(0, n) TH_LOG("%d rows of [%s] after unload", n, AT_MOD_NAME);
+}
+
+/*
+ * The module tag area: the module goes, its rows stay with their bytes
+ * and calls, and the kernel says so (pr_info, no WARN). The allocations go
+ * to the keeper module rather than leak, so they can be freed: the rows go
+ * to zero and the next load of the module takes their place.
+ */
+static void unload_keeping_tags(struct __test_metadata *_metadata,
+				const struct at_expect *e)
+{
+	long long taint;
+	char *log;
+	int kmsg, ret;
+
+	ret = at_load_keeper();
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", AT_KEEPER_NAME, strerror(-ret));
+	ASSERT_EQ(0, at_set_param("keep", "1"));
+	ASSERT_EQ(0, at_set_param("give", "1"));
+	taint = at_tainted();
+	ASSERT_LE(0, taint);
+
+	kmsg = at_kmsg_open(false);
+	ASSERT_LE(0, kmsg);
+	EXPECT_EQ(0, at_unload_module());
+	log = at_kmsg_read(kmsg);
+	close(kmsg);
+	ASSERT_NE(NULL, log);
+	EXPECT_FALSE(at_module_loaded());
+	EXPECT_EQ(0, at_check_kept_log(log, e, why, sizeof(why))) TH_LOG("%s", why);
+	free(log);
+	EXPECT_EQ(0, at_tainted() & ~taint & AT_TAINT_WARN)
+		TH_LOG("the unload tainted the kernel with a warning");
+
+	/* The rows stay, exact, and still count down when freed. */
+	EXPECT_EQ(0, at_check_rows(e, true, why, sizeof(why)))
+		TH_LOG("after unload: %s", why);
+	EXPECT_EQ(e->page_calls + e->kmalloc_calls,
+		  at_mod_param(AT_KEEPER_NAME, "held"));
+	ASSERT_EQ(0, at_set_mod_param(AT_KEEPER_NAME, "release", "1"));
+	EXPECT_EQ(0, at_check_rows(e, false, why, sizeof(why)))
+		TH_LOG("after the keeper freed them: %s", why);
+	EXPECT_EQ(0, at_unload_module_name(AT_KEEPER_NAME));
+}
+
+TEST(unload_with_live_allocations)
+{
+	struct at_expect e;
+	int n;
+
+	if (at_sysctl() != 1)
+		SKIP(return, "memory allocation profiling is off");
+	ASSERT_EQ(0, load_and_allocate(_metadata, &e));
+	ASSERT_EQ(0, at_check_rows(&e, true, why, sizeof(why))) TH_LOG("%s", why);
+	if (at_env_flag("ALLOC_TAG_AREA"))
+		unload_keeping_tags(_metadata, &e);
+	else
+		unload_dropping_tags(_metadata, &e);
 
 	/* /proc/allocinfo is still whole and readable. */
 	n = at_read_rows(NULL, NULL, 0);
@@ -150,7 +204,11 @@ TEST(works_after_leaky_unload)
 
 	if (at_sysctl() != 1)
 		SKIP(return, "memory allocation profiling is off");
-	/* Loads the module afresh (after the test above, a second time). */
+	/*
+	 * Loads the module afresh (after the test above, a second time); with
+	 * the module tag area, this load reclaims the rows the test above
+	 * kept, so there is one set of rows.
+	 */
 	ASSERT_EQ(0, load_and_allocate(_metadata, &e));
 	EXPECT_EQ(0, at_check_rows(&e, true, why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(0, at_set_param("allocated", "0"));

@@ -48,44 +48,10 @@ static bool expect_on(void)
 	return expectation() == EXPECT_DEFAULT || expectation() == EXPECT_BAD;
 }
 
-/*
- * The value of the last PARAM= on the kernel command line, in @val; false
- * if there is none.
- */
+/* The value of the last PARAM= on the kernel command line, if any. */
 static bool cmdline_value(char *val, size_t len)
 {
-	static char cmdline[8192];
-	const char *p, *found = NULL;
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, cmdline, sizeof(cmdline) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	cmdline[n] = '\0';
-	for (p = cmdline; (p = strstr(p, PARAM "=")); p++)
-		if (p == cmdline || p[-1] == ' ')
-			found = p + strlen(PARAM "=");
-	if (!found)
-		return false;
-	snprintf(val, len, "%.*s", (int)strcspn(found, " \n"), found);
-	return true;
-}
-
-/* The whole kernel log, one message a line (malloc()ed). */
-static char *kernel_log(void)
-{
-	int fd = at_kmsg_open(true);
-	char *log;
-
-	if (fd < 0)
-		return NULL;
-	log = at_kmsg_read(fd);
-	close(fd);
-	return log;
+	return at_cmdline_value(PARAM, val, len);
 }
 
 /*
@@ -139,9 +105,7 @@ static void check_accounting(struct __test_metadata *_metadata, bool counted)
  */
 static bool sysctl_read_only(void)
 {
-	const char *e = getenv("ALLOC_TAG_SYSCTL_RO");
-
-	return e && !strcmp(e, "1");
+	return at_env_flag("ALLOC_TAG_SYSCTL_RO");
 }
 
 /* The table of boots and this expectation agree with the command line. */
@@ -243,7 +207,7 @@ TEST(boot_message)
 	static const char *const complaints[] = {
 		"invalid", "malformed", "unknown", "unrecognized", NULL };
 	char val[1024] = "", needle[40], found[4096];
-	char *log = kernel_log();
+	char *log = at_kernel_log();
 	bool ok;
 	int i;
 

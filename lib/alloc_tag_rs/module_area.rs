@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module tag area: every module's allocation tags in one place.
+//!
+//! The module loader does not put a module's `alloc_tags` section (the
+//! `.codetag.alloc_tags` output section of `scripts/module.lds.S`) in module
+//! memory: it asks for a range of this area, reserved at boot as address
+//! space in reach of module code and backed by pages as the used end grows.
+//! So tags can outlive their module:
+//!
+//! - At unload, a module whose tags still count live bytes keeps its range,
+//!   marked unloaded; its tags get copies of their strings (the module's own
+//!   go with its memory) and `/proc/allocinfo` keeps showing them.
+//! - Kept ranges whose counters all reached zero are reclaimed at the next
+//!   module load, before its range is chosen: so space runs short only when
+//!   live tags fill it.
+//! - Module tags get their per-CPU counters when the module is listed and
+//!   keep them with the range (a module's own per-CPU area goes at unload).
+//!
+//! Locks: the allocation tag type's lock (for writing) is taken before the
+//! area's, never the other way round.
+//!
+//! Failures, and what they cost:
+//! - No area at boot (`alloc_tag.module_tags=0`, no address space, or KASAN
+//!   without `KASAN_VMALLOC`): profiling is shut down and `/proc/allocinfo`
+//!   removed. Module tags could only live in module memory, which cannot
+//!   outlive the module; counting without them would be silently wrong.
+//! - The area is full (after reclaiming): profiling is shut down, the file
+//!   stays frozen, and the module loads with its tags in its own memory. A
+//!   debugging aid must not stop a driver from loading.
+//! - No page for the range, or a section alignment above `PAGE_SIZE` (the
+//!   area's own alignment): this module's load fails (`ENOMEM`, `EINVAL`).
+//!   Both concern this module only; profiling goes on for the rest.
+
+use crate::{alloc_tag, alloc_tag_type, shutdown_mem_profiling, PROFILING_SUPPORT};
+use core::{
+    cell::UnsafeCell,
+    ffi::{c_int, c_void},
+    mem::size_of,
+    ptr,
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+};
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox, KVec},
+    alloc_tag::{
+        area::{Area, AreaGuard, VmArea},
+        codetag::{CodeTag, Module, Type, Writer},
+        Tag,
+    },
+    bindings, c_str,
+    ffi::{c_char, c_ulong},
+    fmt,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::{BStr, CStr, CString},
+};
+
+/// Capacity of the area in tags (`alloc_tag.module_tags=`).
+pub(crate) static MODULE_TAGS: AtomicUsize = AtomicUsize::new(100_000);
+
+const TAG_SIZE: usize = size_of::<bindings::alloc_tag>();
+
+/// The area, set once at init; NULL if there is none.
+static AREA: AtomicPtr<Area<ModRange>> = AtomicPtr::new(ptr::null_mut());
+
+fn area() -> Option<&'static Area<ModRange>> {
+    let a = AREA.load(Ordering::Acquire);
+    // SAFETY: A non-NULL value is a leaked, pinned area, never freed.
+    (!a.is_null()).then(|| unsafe { &*a })
+}
+
+/// Room for a module name kept for messages: C's `MODULE_NAME_LEN` is
+/// `64 - sizeof(long)`, a macro bindgen cannot evaluate.
+const NAME_LEN: usize = 64;
+
+/// One module's range of the area.
+///
+/// # Invariants
+///
+/// `strings` is only used with the area locked.
+struct ModRange {
+    /// The module, NULL once it was unloaded with tags in use.
+    module: AtomicPtr<bindings::module>,
+    /// The module's name, NUL-padded.
+    name: [u8; NAME_LEN],
+    /// Copies of the strings of the tags of an unloaded module.
+    strings: UnsafeCell<KVec<u8>>,
+}
+
+// SAFETY: `strings` is only used under the area's lock (invariant); the rest
+// is atomic or immutable.
+unsafe impl Sync for ModRange {}
+// SAFETY: Nothing in a range is tied to a thread.
+unsafe impl Send for ModRange {}
+
+impl ModRange {
+    fn new(module: *mut bindings::module) -> Self {
+        let mut name = [0u8; NAME_LEN];
+        // SAFETY: `module` is a valid module being loaded.
+        let src = unsafe { &(*module).name };
+        for (d, &s) in name.iter_mut().zip(src.iter().take(NAME_LEN - 1)) {
+            *d = s as u8;
+        }
+        Self {
+            module: AtomicPtr::new(module),
+            name,
+            strings: UnsafeCell::new(KVec::new()),
+        }
+    }
+
+    fn name(&self) -> &BStr {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        BStr::from_bytes(&self.name[..len])
+    }
+
+    fn is_unloaded(&self) -> bool {
+        self.module.load(Ordering::Relaxed).is_null()
+    }
+}
+
+/// A module's name for messages.
+struct ModName(*mut bindings::module);
+
+impl core::fmt::Display for ModName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // SAFETY: Only made for valid modules being loaded or unloaded,
+        // whose name is NUL-terminated.
+        let name = unsafe { CStr::from_char_ptr((*self.0).name.as_ptr().cast()) };
+        core::fmt::Display::fmt(name, f)
+    }
+}
+
+/// The allocation tags in `start..start + len` of the area.
+///
+/// # Safety
+///
+/// `start..start + len` is a range of the area, locked, and holds tags.
+unsafe fn tags_in<'a>(start: usize, len: usize) -> impl Iterator<Item = &'a Tag> {
+    (0..len / TAG_SIZE).map(move |i| {
+        let ct = (start + i * TAG_SIZE) as *const bindings::codetag;
+        // SAFETY: Per the safety requirements each slot is a mapped tag;
+        // `ct` is its first field.
+        unsafe { Tag::from_codetag(CodeTag::from_raw(ct)) }
+    })
+}
+
+/// Frees the kept ranges whose tags no longer count anything.
+///
+/// An unloaded module allocates nothing more, so its counters only go down:
+/// a sum of per-CPU reads that is zero means the true sum was zero by the
+/// end of the reads (each read is at least that CPU's final value).
+fn reclaim(w: &mut Writer<'_>, a: &mut AreaGuard<'_, ModRange>) {
+    let mut done = KVec::new();
+    for (start, len, r) in a.iter_rev() {
+        if !r.is_unloaded() {
+            continue;
+        }
+        // SAFETY: The area is locked and `start..start + len` is one of its
+        // ranges, which hold tags.
+        if unsafe { tags_in(start, len) }.all(|t| t.read() == Default::default())
+            && done.push((start, len), GFP_KERNEL).is_err()
+        {
+            break;
+        }
+    }
+    for (start, len) in done {
+        if !w.forget_unloaded(start as *const u8) {
+            continue;
+        }
+        // SAFETY: The tags were just unlisted with the type's write lock
+        // held; they count nothing and their module is gone.
+        for t in unsafe { tags_in(start, len) } {
+            // SAFETY: As above.
+            unsafe { t.free_counters() };
+        }
+        if let Ok(Some(r)) = a.release(start) {
+            pr_info!("reclaimed the tags of unloaded module {}\n", r.name());
+        }
+    }
+}
+
+/// `codetag_type_desc.needs_section_mem`: the section goes to the area if
+/// there is one and, after reclaiming, it has room; without room profiling
+/// is shut down and the section stays in module memory.
+pub(crate) unsafe extern "C" fn needs_section_mem(module: *mut bindings::module, size: c_ulong) -> bool {
+    let size = size as usize;
+    if size < TAG_SIZE || !PROFILING_SUPPORT.load(Ordering::Relaxed) {
+        return false;
+    }
+    let (Some(area), Some(ty)) = (area(), alloc_tag_type()) else {
+        return false;
+    };
+    let (used, capacity) = {
+        let mut w = ty.write();
+        let mut a = area.lock();
+        reclaim(&mut w, &mut a);
+        if a.fits(size, 8) {
+            return true;
+        }
+        (a.used(), a.capacity())
+    };
+    pr_warn!(
+        "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used); disabling memory allocation profiling\n",
+        ModName(module),
+        size,
+        used,
+        capacity
+    );
+    shutdown_mem_profiling(false);
+    false
+}
+
+fn err_ptr(e: Error) -> *mut c_void {
+    e.to_errno() as isize as *mut c_void
+}
+
+/// `codetag_type_desc.alloc_section_mem`: a range of the area, backed.
+pub(crate) unsafe extern "C" fn alloc_section_mem(
+    module: *mut bindings::module,
+    size: c_ulong,
+    align: c_ulong,
+) -> *mut c_void {
+    let (size, align) = (size as usize, (align as usize).max(1));
+    let Some(area) = area() else {
+        return err_ptr(EINVAL);
+    };
+    if align > PAGE_SIZE || !align.is_power_of_two() {
+        pr_err!(
+            "module {}: alloc_tags section alignment {} is larger than the module tag area supports ({})\n",
+            ModName(module),
+            align,
+            PAGE_SIZE
+        );
+        return err_ptr(EINVAL);
+    }
+    let mut a = area.lock();
+    match a.alloc(size, align, ModRange::new(module)) {
+        Ok(addr) => addr as *mut c_void,
+        Err(e) => {
+            if e == EBUSY {
+                pr_err!(
+                    "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used)\n",
+                    ModName(module),
+                    size,
+                    a.used(),
+                    a.capacity()
+                );
+                return err_ptr(ENOSPC);
+            }
+            pr_err!(
+                "module {}: cannot allocate memory for its tags ({} bytes): {:?}\n",
+                ModName(module),
+                size,
+                e
+            );
+            err_ptr(e)
+        }
+    }
+}
+
+/// `codetag_type_desc.free_section_mem`: frees the module's range unless its
+/// tags are kept (the unload callback then already marked it unloaded).
+pub(crate) unsafe extern "C" fn free_section_mem(module: *mut bindings::module, _used: bool) {
+    let Some(area) = area() else {
+        return;
+    };
+    let mut a = area.lock();
+    let found = a
+        .iter_rev()
+        .find(|(_, _, r)| r.module.load(Ordering::Relaxed) == module)
+        .map(|(start, _, _)| start);
+    if let Some(start) = found {
+        if a.release(start).is_err() {
+            pr_warn!("module {}: could not free its tag range\n", ModName(module));
+        }
+    }
+}
+
+/// `codetag_type_desc.module_replaced`: `struct module` moved.
+pub(crate) unsafe extern "C" fn module_replaced(
+    module: *mut bindings::module,
+    new_module: *mut bindings::module,
+) {
+    let Some(area) = area() else {
+        return;
+    };
+    let a = area.lock();
+    let found = a
+        .iter_rev()
+        .find(|(_, _, r)| r.module.load(Ordering::Relaxed) == module);
+    if let Some((_, _, r)) = found {
+        r.module.store(new_module, Ordering::Relaxed);
+    }
+}
+
+/// `codetag_type_desc.module_load`: gives the module's tags counters.
+///
+/// # Safety
+///
+/// Called by the codetag core with the allocation tag type and one of its
+/// module entries, the type's lock held for writing.
+pub(crate) unsafe extern "C" fn alloc_tag_module_load(
+    cttype: *mut bindings::codetag_type,
+    cmod: *mut bindings::codetag_module,
+) -> c_int {
+    // SAFETY: Per the safety requirements.
+    let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
+    for (i, ct) in m.tags(ty.tag_size()).enumerate() {
+        // SAFETY: The write lock is held; the module has not run yet.
+        if unsafe { alloc_tag(ct).alloc_counters() }.is_err() {
+            pr_err!(
+                "module {}: cannot allocate the counters of its allocation tags\n",
+                ModName(m.module())
+            );
+            for ct in m.tags(ty.tag_size()).take(i) {
+                // SAFETY: As above; the load fails, so the tags are unlisted.
+                unsafe { alloc_tag(ct).free_counters() };
+            }
+            return ENOMEM.to_errno();
+        }
+    }
+    0
+}
+
+/// `codetag_type_desc.module_unload`: reports each tag still in use and
+/// keeps the tags if there is one (returns whether there was none).
+///
+/// # Safety
+///
+/// As for [`alloc_tag_module_load`].
+pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
+    cttype: *mut bindings::codetag_type,
+    cmod: *mut bindings::codetag_module,
+) -> bool {
+    // SAFETY: Per the safety requirements.
+    let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
+    let mut in_use = 0usize;
+    for ct in m.tags(ty.tag_size()) {
+        let bytes = alloc_tag(ct).read().bytes;
+        if bytes == 0 {
+            continue;
+        }
+        in_use += 1;
+        pr_info!(
+            "{}:{} module {} func:{} has {} allocated at module unload\n",
+            ct.filename(),
+            ct.lineno(),
+            ct.modname().unwrap_or(c_str!("")),
+            ct.function(),
+            bytes
+        );
+    }
+    if in_use != 0 {
+        match keep(ty, m) {
+            Ok(()) => {
+                pr_info!(
+                    "module {} unloaded with {} tags in use; keeping its tags\n",
+                    ModName(m.module()),
+                    in_use
+                );
+                return false;
+            }
+            Err(e) => pr_warn!(
+                "module {}: cannot keep its tags ({:?}); dropping {} tags in use\n",
+                ModName(m.module()),
+                e,
+                in_use
+            ),
+        }
+    }
+    for ct in m.tags(ty.tag_size()) {
+        // SAFETY: The write lock is held and the tags are being unlisted;
+        // nothing counts with them (or profiling is off, see `keep`).
+        unsafe { alloc_tag(ct).free_counters() };
+    }
+    true
+}
+
+/// Keeps an unloading module's tags: gives them copies of their strings
+/// and marks the module's range unloaded.
+///
+/// `ENOENT` if the tags are not in the area (the area was full when the
+/// module was loaded, so profiling is off), `ENOMEM` if the copies could not
+/// be made.
+fn keep(ty: &Type, m: &Module) -> Result {
+    let area = area().ok_or(ENOENT)?;
+    let a = area.lock();
+    let module = m.module();
+    let r = a
+        .iter_rev()
+        .find(|(_, _, r)| r.module.load(Ordering::Relaxed) == module)
+        .map(|(_, _, r)| r)
+        .ok_or(ENOENT)?;
+    // One copy of the module name, and one of each file name and function
+    // name (tags of one file follow each other).
+    let tags = || m.tags(ty.tag_size());
+    let modname = tags().find_map(CodeTag::modname);
+    let mut total = modname.map_or(0, |n| n.len_with_nul());
+    let mut prev = ptr::null();
+    for ct in tags() {
+        if !ptr::eq(ct.filename().as_char_ptr(), prev) {
+            total += ct.filename().len_with_nul();
+            prev = ct.filename().as_char_ptr();
+        }
+        total += ct.function().len_with_nul();
+    }
+    let mut strings = KVec::with_capacity(total, GFP_KERNEL)?;
+    let mut copy = |s: &CStr| -> Result<usize> {
+        let at = strings.len();
+        strings.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL)?;
+        Ok(at)
+    };
+    let modname_at = modname.map(&mut copy).transpose()?;
+    let mut offsets = KVec::with_capacity(tags().count(), GFP_KERNEL)?;
+    let (mut prev, mut file_at) = (ptr::null(), 0);
+    for ct in tags() {
+        if !ptr::eq(ct.filename().as_char_ptr(), prev) {
+            prev = ct.filename().as_char_ptr();
+            file_at = copy(ct.filename())?;
+        }
+        offsets.push((file_at, copy(ct.function())?), GFP_KERNEL)?;
+    }
+    // The capacity was exact: the bytes never moved, and never will.
+    let base = strings.as_ptr().cast::<c_char>();
+    for (ct, &(file_at, func_at)) in tags().zip(offsets.iter()) {
+        // SAFETY: The offsets are of NUL-terminated copies in `strings`,
+        // which the range owns from here until it is released, after the
+        // tags are unlisted; the type's write lock is held (our caller's).
+        unsafe {
+            ct.keep_strings(
+                base.add(file_at),
+                base.add(func_at),
+                modname_at.map_or(ptr::null(), |at| base.add(at)),
+            )
+        };
+    }
+    // SAFETY: The area is locked: nobody else uses `strings` (invariant).
+    unsafe { *r.strings.get() = strings };
+    r.module.store(ptr::null_mut(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// What the debugfs file `alloc_tag/module_area` shows.
+#[cfg(CONFIG_DEBUG_FS)]
+unsafe extern "C" fn module_area_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    let Some(area) = area() else {
+        return 0;
+    };
+    let text = {
+        let a = area.lock();
+        let unloaded = a.iter_rev().filter(|(_, _, r)| r.is_unloaded()).count();
+        CString::try_from_fmt(fmt!(
+            "capacity {}\nused {}\npopulated {}\nranges {}\nunloaded {}\n",
+            a.capacity(),
+            a.used(),
+            a.populated(),
+            a.ranges(),
+            unloaded
+        ))
+    };
+    match text {
+        // SAFETY: `m` is the seq_file being shown; `text` is valid for its length.
+        Ok(text) => unsafe {
+            bindings::seq_write(m, text.as_char_ptr().cast(), text.len());
+        },
+        Err(e) => return e.to_errno(),
+    }
+    0
+}
+
+#[cfg(CONFIG_DEBUG_FS)]
+unsafe extern "C" fn module_area_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: The VFS passes a valid inode and file; `single_open` gives the
+    // file a seq_file that calls `module_area_show`.
+    unsafe { bindings::single_open(file, Some(module_area_show), (*inode).i_private) }
+}
+
+/// The file operations of `alloc_tag/module_area`.
+#[cfg(CONFIG_DEBUG_FS)]
+#[repr(transparent)]
+struct Fops(bindings::file_operations);
+
+// SAFETY: A read-only table of functions.
+#[cfg(CONFIG_DEBUG_FS)]
+unsafe impl Sync for Fops {}
+
+#[cfg(CONFIG_DEBUG_FS)]
+static MODULE_AREA_FOPS: Fops = Fops(bindings::file_operations {
+    open: Some(module_area_open),
+    read: Some(bindings::seq_read),
+    llseek: Some(bindings::seq_lseek),
+    release: Some(bindings::single_release),
+    // SAFETY: All zeroes is a valid `file_operations`: no owner, no
+    // other operation.
+    ..unsafe { core::mem::zeroed() }
+});
+
+#[cfg(CONFIG_DEBUG_FS)]
+fn debugfs_init() {
+    // SAFETY: Static names and operations; NULL parent is the debugfs root.
+    unsafe {
+        let dir = bindings::debugfs_create_dir(c_str!("alloc_tag").as_char_ptr(), ptr::null_mut());
+        bindings::debugfs_create_file(
+            c_str!("module_area").as_char_ptr(),
+            0o400,
+            dir,
+            ptr::null_mut(),
+            &MODULE_AREA_FOPS.0,
+        );
+    }
+}
+
+#[cfg(not(CONFIG_DEBUG_FS))]
+fn debugfs_init() {}
+
+/// Reserves the area; without it profiling is shut down.
+pub(crate) fn init() {
+    if !PROFILING_SUPPORT.load(Ordering::Relaxed) {
+        return;
+    }
+    let tags = MODULE_TAGS.load(Ordering::Relaxed);
+    if tags == 0 {
+        pr_info!("alloc_tag.module_tags=0: no module tag area; disabling memory allocation profiling\n");
+        shutdown_mem_profiling(true);
+        return;
+    }
+    let size = tags * TAG_SIZE;
+    let area = VmArea::reserve_module_data(size)
+        .and_then(|vm| KBox::pin_init(Area::new(vm), GFP_KERNEL).map_err(Into::into));
+    let area = match area {
+        Ok(area) => area,
+        Err(_) => {
+            pr_err!(
+                "cannot reserve {} bytes for the module tag area; disabling memory allocation profiling\n",
+                size
+            );
+            shutdown_mem_profiling(true);
+            return;
+        }
+    };
+    // SAFETY: The area is never moved or freed: it is leaked here.
+    let area = KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(area) });
+    AREA.store(area, Ordering::Release);
+    debugfs_init();
+}
