@@ -99,7 +99,7 @@ impl ModRange {
         // SAFETY: `module` is a valid module being loaded.
         let src = unsafe { &(*module).name };
         for (d, &s) in name.iter_mut().zip(src.iter().take(NAME_LEN - 1)) {
-            *d = s as u8;
+            *d = s;
         }
         Self {
             module: AtomicPtr::new(module),
@@ -150,40 +150,39 @@ unsafe fn tags_in<'a>(start: usize, len: usize) -> impl Iterator<Item = &'a Tag>
 /// a sum of per-CPU reads that is zero means the true sum was zero by the
 /// end of the reads (each read is at least that CPU's final value).
 fn reclaim(w: &mut Writer<'_>, a: &mut AreaGuard<'_, ModRange>) {
-    let mut done = KVec::new();
-    for (start, len, r) in a.iter_rev() {
-        if !r.is_unloaded() {
-            continue;
-        }
-        // SAFETY: The area is locked and `start..start + len` is one of its
-        // ranges, which hold tags.
-        if unsafe { tags_in(start, len) }.all(|t| t.read() == Default::default())
-            && done.push((start, len), GFP_KERNEL).is_err()
-        {
-            break;
-        }
-    }
-    for (start, len) in done {
-        if !w.forget_unloaded(start as *const u8) {
-            continue;
-        }
-        // SAFETY: The tags were just unlisted with the type's write lock
-        // held; they count nothing and their module is gone.
-        for t in unsafe { tags_in(start, len) } {
-            // SAFETY: As above.
-            unsafe { t.free_counters() };
-        }
-        if let Ok(Some(r)) = a.release(start) {
+    a.reclaim(
+        |start, len, r| {
+            // SAFETY: The area is locked and `start..start + len` is one of
+            // its ranges, which hold tags.
+            r.is_unloaded()
+                && unsafe { tags_in(start, len) }.all(|t| t.read() == Default::default())
+        },
+        |start, len, r| {
+            w.forget_unloaded(start as *const u8);
+            // SAFETY: The tags were just unlisted with the type's write lock
+            // held and are still mapped; they count nothing and their module
+            // is gone.
+            for t in unsafe { tags_in(start, len) } {
+                // SAFETY: As above.
+                unsafe { t.free_counters() };
+            }
             pr_info!("reclaimed the tags of unloaded module {}\n", r.name());
-        }
-    }
+        },
+    );
 }
 
 /// `codetag_type_desc.needs_section_mem`: the section goes to the area if
 /// there is one and, after reclaiming, it has room; without room profiling
 /// is shut down and the section stays in module memory.
-pub(crate) unsafe extern "C" fn needs_section_mem(module: *mut bindings::module, size: c_ulong) -> bool {
-    let size = size as usize;
+///
+/// # Safety
+///
+/// `module` is a valid module being loaded (the module loader calls this
+/// through the codetag core).
+pub(crate) unsafe extern "C" fn needs_section_mem(
+    module: *mut bindings::module,
+    size: c_ulong,
+) -> bool {
     if size < TAG_SIZE || !PROFILING_SUPPORT.load(Ordering::Relaxed) {
         return false;
     }
@@ -215,12 +214,17 @@ fn err_ptr(e: Error) -> *mut c_void {
 }
 
 /// `codetag_type_desc.alloc_section_mem`: a range of the area, backed.
+///
+/// # Safety
+///
+/// `module` is a valid module being loaded (the module loader calls this
+/// through the codetag core).
 pub(crate) unsafe extern "C" fn alloc_section_mem(
     module: *mut bindings::module,
     size: c_ulong,
     align: c_ulong,
 ) -> *mut c_void {
-    let (size, align) = (size as usize, (align as usize).max(1));
+    let align = align.max(1);
     let Some(area) = area() else {
         return err_ptr(EINVAL);
     };
@@ -260,6 +264,10 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
 
 /// `codetag_type_desc.free_section_mem`: frees the module's range unless its
 /// tags are kept (the unload callback then already marked it unloaded).
+///
+/// # Safety
+///
+/// `module` is a valid module being unloaded or whose load failed.
 pub(crate) unsafe extern "C" fn free_section_mem(module: *mut bindings::module, _used: bool) {
     let Some(area) = area() else {
         return;
@@ -277,6 +285,10 @@ pub(crate) unsafe extern "C" fn free_section_mem(module: *mut bindings::module, 
 }
 
 /// `codetag_type_desc.module_replaced`: `struct module` moved.
+///
+/// # Safety
+///
+/// Both are the same valid module being loaded, before and after the move.
 pub(crate) unsafe extern "C" fn module_replaced(
     module: *mut bindings::module,
     new_module: *mut bindings::module,
@@ -441,6 +453,10 @@ fn keep(ty: &Type, m: &Module) -> Result {
 }
 
 /// What the debugfs file `alloc_tag/module_area` shows.
+///
+/// # Safety
+///
+/// `m` is a valid seq_file (seq_file calls this).
 #[cfg(CONFIG_DEBUG_FS)]
 unsafe extern "C" fn module_area_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     let Some(area) = area() else {
@@ -468,8 +484,16 @@ unsafe extern "C" fn module_area_show(m: *mut bindings::seq_file, _v: *mut c_voi
     0
 }
 
+/// `open` of `alloc_tag/module_area`.
+///
+/// # Safety
+///
+/// `inode` and `file` are valid (the VFS calls this).
 #[cfg(CONFIG_DEBUG_FS)]
-unsafe extern "C" fn module_area_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+unsafe extern "C" fn module_area_open(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
     // SAFETY: The VFS passes a valid inode and file; `single_open` gives the
     // file a seq_file that calls `module_area_show`.
     unsafe { bindings::single_open(file, Some(module_area_show), (*inode).i_private) }
@@ -520,13 +544,15 @@ pub(crate) fn init() {
     }
     let tags = MODULE_TAGS.load(Ordering::Relaxed);
     if tags == 0 {
-        pr_info!("alloc_tag.module_tags=0: no module tag area; disabling memory allocation profiling\n");
+        pr_info!(
+            "alloc_tag.module_tags=0: no module tag area; disabling memory allocation profiling\n"
+        );
         shutdown_mem_profiling(true);
         return;
     }
     let size = tags * TAG_SIZE;
-    let area = VmArea::reserve_module_data(size)
-        .and_then(|vm| KBox::pin_init(Area::new(vm), GFP_KERNEL).map_err(Into::into));
+    let area =
+        VmArea::reserve_module_data(size).and_then(|vm| KBox::pin_init(Area::new(vm), GFP_KERNEL));
     let area = match area {
         Ok(area) => area,
         Err(_) => {

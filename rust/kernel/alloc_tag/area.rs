@@ -306,7 +306,10 @@ impl<T: Send + Sync + 'static> AreaGuard<'_, T> {
 
     /// Returns the bytes in all ranges.
     pub fn used(&self) -> usize {
-        self.tree.iter_rev().map(|(r, _)| r.end() - r.start() + 1).sum()
+        self.tree
+            .iter_rev()
+            .map(|(r, _)| r.end() - r.start() + 1)
+            .sum()
     }
 
     /// Returns whether a range of `size` bytes aligned to `align` would fit.
@@ -338,7 +341,10 @@ impl<T: Send + Sync + 'static> AreaGuard<'_, T> {
             return Err(e);
         }
         // INVARIANT: The range was populated above.
-        if let Err(e) = self.tree.insert_range(start, start + size - 1, value, flags::GFP_KERNEL) {
+        if let Err(e) = self
+            .tree
+            .insert_range(start, start + size - 1, value, flags::GFP_KERNEL)
+        {
             self.shrink();
             return Err(e.error);
         }
@@ -360,6 +366,78 @@ impl<T: Send + Sync + 'static> AreaGuard<'_, T> {
         let value = self.tree.erase(addr.wrapping_sub(self.base()))?;
         self.shrink();
         Ok(value.map(KBox::into_inner))
+    }
+
+    /// Releases every range `idle` picks, handing each one's address, size
+    /// and value to `drop_range` while its memory is still mapped, then
+    /// unmaps the pages above the highest range left. Returns how many were
+    /// released.
+    ///
+    /// For ranges kept past their owner's life that are freed lazily, when
+    /// the caller next needs space. A range the maple tree cannot erase (no
+    /// memory) stays, for the next time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+    /// use kernel::alloc_tag::area::{Area, VmArea};
+    /// use kernel::page::PAGE_SIZE;
+    ///
+    /// // Values: (owner still alive, bytes still in use).
+    /// let area = KBox::pin_init(Area::new(VmArea::reserve(4 * PAGE_SIZE)?), GFP_KERNEL)?;
+    /// let mut a = area.lock();
+    /// let r1 = a.alloc(PAGE_SIZE, 8, (false, 0))?;
+    /// let r2 = a.alloc(PAGE_SIZE, 8, (false, 5))?;
+    /// let r3 = a.alloc(PAGE_SIZE, 8, (true, 0))?;
+    /// let r4 = a.alloc(PAGE_SIZE, 8, (false, 0))?;
+    /// assert_eq!(a.populated(), 4 * PAGE_SIZE);
+    /// // Full: nothing more fits until idle ranges are reclaimed.
+    /// assert!(!a.fits(8, 8));
+    ///
+    /// // Ranges of gone owners with nothing in use go; their memory is
+    /// // still there when they do.
+    /// let mut gone = KVec::new();
+    /// let n = a.reclaim(
+    ///     |_, _, &(alive, in_use)| !alive && in_use == 0,
+    ///     |start, len, v| {
+    ///         // SAFETY: The range is still mapped while it is dropped.
+    ///         unsafe { core::ptr::write_bytes(start as *mut u8, 0, len) };
+    ///         let _ = gone.push((start, v), GFP_KERNEL);
+    ///     },
+    /// );
+    /// assert_eq!(n, 2);
+    /// assert_eq!(&gone[..], &[(r4, (false, 0)), (r1, (false, 0))]);
+    /// // The top range went, so did its page; the bottom one is a hole.
+    /// assert_eq!((a.ranges(), a.populated()), (2, 3 * PAGE_SIZE));
+    /// assert_eq!(a.alloc(PAGE_SIZE, 8, (true, 0))?, r1);
+    /// assert!(a.get(r2).is_some() && a.get(r3).is_some() && a.get(r4).is_none());
+    ///
+    /// // Nothing idle: nothing changes.
+    /// assert_eq!(a.reclaim(|_, _, _| false, |_, _, _| {}), 0);
+    /// assert_eq!(a.ranges(), 3);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn reclaim(
+        &mut self,
+        mut idle: impl FnMut(usize, usize, &T) -> bool,
+        mut drop_range: impl FnMut(usize, usize, T),
+    ) -> usize {
+        let mut picked = KVec::new();
+        for (start, len, v) in self.iter_rev() {
+            if idle(start, len, v) && picked.push((start, len), flags::GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        let mut released = 0;
+        for (start, len) in picked {
+            if let Ok(Some(v)) = self.tree.erase(start - self.base()) {
+                drop_range(start, len, KBox::into_inner(v));
+                released += 1;
+            }
+        }
+        self.shrink();
+        released
     }
 
     /// Walks the ranges from the highest: address, size and value.

@@ -533,11 +533,10 @@ impl Type {
         let tag_size = self.desc.tag_size;
         let mut w = self.write();
         let modules = w.modules();
-        let Some(slot) = modules
-            .slots
-            .iter_mut()
-            .find(|s| s.as_ref().is_some_and(|m| !m.module.is_null() && m.module == module))
-        else {
+        let Some(slot) = modules.slots.iter_mut().find(|s| {
+            s.as_ref()
+                .is_some_and(|m| !m.module.is_null() && m.module == module)
+        }) else {
             return false;
         };
         let mut unused = true;
@@ -589,11 +588,10 @@ impl Writer<'_> {
     pub fn forget_unloaded(&mut self, start: *const u8) -> bool {
         let tag_size = self.ty.desc.tag_size;
         let modules = self.modules();
-        let Some(slot) = modules
-            .slots
-            .iter_mut()
-            .find(|s| s.as_ref().is_some_and(|m| m.kept && ptr::eq(m.start, start)))
-        else {
+        let Some(slot) = modules.slots.iter_mut().find(|s| {
+            s.as_ref()
+                .is_some_and(|m| m.kept && ptr::eq(m.start, start))
+        }) else {
             return false;
         };
         if let Some(m) = slot.take() {
