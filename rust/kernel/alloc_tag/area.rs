@@ -179,16 +179,32 @@ impl VmArea {
         // SAFETY: `vm` is a sparse area (invariant), `start..stop` lies in it
         // and is unmapped (pages from `have` on are not), and `raw` holds one
         // page per page of it.
-        to_result(unsafe {
+        let mapped = to_result(unsafe {
             bindings::vm_area_map_pages(self.vm.as_ptr(), start as _, stop as _, raw.as_mut_ptr())
-        })?;
+        });
+        if let Err(e) = mapped {
+            // A failure can leave part of the range mapped: unmap it all
+            // before the pages are freed (with `new`).
+            // SAFETY: `start..stop` lies in the sparse area and holds none
+            // of the pages of `self.pages`.
+            unsafe { bindings::vm_area_unmap_pages(self.vm.as_ptr(), start as _, stop as _) };
+            return Err(e);
+        }
         // SAFETY: `start..stop` was just mapped; with KASAN_VMALLOC its
         // shadow is poisoned until now.
         unsafe { bindings::kasan_unpoison_vmalloc(start as *const _, (stop - start) as _) };
-        for page in new {
-            // INVARIANT: Room was reserved above; the pages are mapped in order.
-            self.pages.push(page, flags::GFP_NOWAIT)?;
+        // Room for the new pages was reserved above: moving them in cannot
+        // fail (a failure now would free mapped pages).
+        let spare = self.pages.spare_capacity_mut();
+        let mut n = 0;
+        for (slot, page) in spare.iter_mut().zip(new) {
+            slot.write(page);
+            n += 1;
         }
+        // SAFETY: The `n` slots past the length were just written (all of
+        // `new`, as the room was reserved, so `have + n == want`).
+        // INVARIANT: Pages `have..want` are mapped, in this order.
+        unsafe { self.pages.set_len(have + n) };
         Ok(())
     }
 
