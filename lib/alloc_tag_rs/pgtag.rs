@@ -68,7 +68,9 @@ impl IndexMap {
         match index {
             0 => Some(TagRef::None),
             1 => Some(TagRef::Empty),
-            i if i - FIRST_TAG_INDEX < self.kernel_tags => Some(TagRef::Kernel(i - FIRST_TAG_INDEX)),
+            i if i - FIRST_TAG_INDEX < self.kernel_tags => {
+                Some(TagRef::Kernel(i - FIRST_TAG_INDEX))
+            }
             i => {
                 let m = i - FIRST_TAG_INDEX - self.kernel_tags;
                 (m < self.module_tags).then_some(TagRef::Module(m))
