@@ -299,8 +299,22 @@ mod module_tags {
         assert_eq!(parse_module_tags(b"0"), Some(0));
         assert_eq!(parse_module_tags(b"007"), Some(7));
         assert_eq!(parse_module_tags(b"1000000"), Some(MAX_MODULE_TAGS));
-        for bad in [&b""[..], b"1000001", b"+5", b"5k", b" 5", b"5 ", b"0x10", b"99999999999999999999999"] {
-            assert_eq!(parse_module_tags(bad), None, "{:?}", core::str::from_utf8(bad));
+        for bad in [
+            &b""[..],
+            b"1000001",
+            b"+5",
+            b"5k",
+            b" 5",
+            b"5 ",
+            b"0x10",
+            b"99999999999999999999999",
+        ] {
+            assert_eq!(
+                parse_module_tags(bad),
+                None,
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
         }
     }
 

@@ -5,7 +5,10 @@ use proptest::prelude::*;
 
 #[test]
 fn markers_and_the_kernel_module_boundary() {
-    let map = IndexMap { kernel_tags: 3, module_tags: 2 };
+    let map = IndexMap {
+        kernel_tags: 3,
+        module_tags: 2,
+    };
     let want = [
         (0, TagRef::None),
         (1, TagRef::Empty),
@@ -27,7 +30,10 @@ fn markers_and_the_kernel_module_boundary() {
 
 #[test]
 fn no_module_area() {
-    let map = IndexMap { kernel_tags: 1, module_tags: 0 };
+    let map = IndexMap {
+        kernel_tags: 1,
+        module_tags: 0,
+    };
     assert_eq!(map.tag(2), Some(TagRef::Kernel(0)));
     assert_eq!(map.tag(3), None);
     assert_eq!(map.index(TagRef::Module(0)), None);
@@ -35,7 +41,16 @@ fn no_module_area() {
 
 #[test]
 fn bits_for_counts() {
-    for (indexes, bits) in [(0, 1), (1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (1 << 16, 16), ((1 << 16) + 1, 17)] {
+    for (indexes, bits) in [
+        (0, 1),
+        (1, 1),
+        (2, 1),
+        (3, 2),
+        (4, 2),
+        (5, 3),
+        (1 << 16, 16),
+        ((1 << 16) + 1, 17),
+    ] {
         assert_eq!(bits_for(indexes), bits, "{indexes} indexes");
     }
     assert_eq!(bits_for(usize::MAX), usize::BITS);
@@ -49,11 +64,29 @@ fn placed_at_the_top_of_the_gap() {
     assert_eq!((f.bits(), f.shift()), (16, 28));
     assert_eq!(f.mask(), 0xffff << 28);
     assert_eq!(FlagsField::place(20, 64, 24, 20).map(|f| f.shift()), Ok(24));
-    assert_eq!(FlagsField::place(21, 64, 24, 20), Err(NoRoom { needed: 21, free: 20 }));
-    assert_eq!(FlagsField::place(0, 64, 24, 20), Err(NoRoom { needed: 0, free: 20 }));
+    assert_eq!(
+        FlagsField::place(21, 64, 24, 20),
+        Err(NoRoom {
+            needed: 21,
+            free: 20
+        })
+    );
+    assert_eq!(
+        FlagsField::place(0, 64, 24, 20),
+        Err(NoRoom {
+            needed: 0,
+            free: 20
+        })
+    );
     // Fields and flags that overflow the word leave no room, without panicking.
-    assert_eq!(FlagsField::place(1, 64, 40, 40), Err(NoRoom { needed: 1, free: 0 }));
-    assert_eq!(FlagsField::place(1, 32, u32::MAX, 1), Err(NoRoom { needed: 1, free: 0 }));
+    assert_eq!(
+        FlagsField::place(1, 64, 40, 40),
+        Err(NoRoom { needed: 1, free: 0 })
+    );
+    assert_eq!(
+        FlagsField::place(1, 32, u32::MAX, 1),
+        Err(NoRoom { needed: 1, free: 0 })
+    );
 }
 
 proptest! {
