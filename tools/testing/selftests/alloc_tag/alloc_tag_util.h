@@ -509,6 +509,24 @@ static inline char *at_kmsg_read(int fd)
 }
 
 /*
+ * Unloads the test module and sets *@log to what the kernel logged
+ * meanwhile (malloc()ed; NULL if it could not be read, and then nothing is
+ * unloaded if /dev/kmsg could not be opened). Returns the unload's result.
+ */
+static inline int at_unload_module_logged(char **log)
+{
+	int kmsg = at_kmsg_open(false), ret;
+
+	*log = NULL;
+	if (kmsg < 0)
+		return -errno;
+	ret = at_unload_module();
+	*log = at_kmsg_read(kmsg);
+	close(kmsg);
+	return ret;
+}
+
+/*
  * The first line of @log that contains every string of @needles (NULL
  * ended), copied to @found; false if none does.
  */

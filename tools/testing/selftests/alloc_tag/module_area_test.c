@@ -224,11 +224,7 @@ TEST_F(area, handoff)
 	ASSERT_EQ(0, at_set_param("give", "1"));
 	taint = at_tainted();
 	ASSERT_LE(0, taint);
-	kmsg = at_kmsg_open(false);
-	ASSERT_LE(0, kmsg);
-	EXPECT_EQ(0, at_unload_module());
-	log = at_kmsg_read(kmsg);
-	close(kmsg);
+	EXPECT_EQ(0, at_unload_module_logged(&log));
 	ASSERT_NE(NULL, log);
 	EXPECT_FALSE(at_module_loaded());
 	EXPECT_EQ(0, at_check_kept_log(log, &e, why, sizeof(why))) TH_LOG("%s", why);

@@ -52,7 +52,6 @@ TEST(allocate_free_exact)
 	static const char *const alive[] = { "still alive", NULL };
 	struct at_expect e;
 	char *log;
-	int kmsg;
 
 	if (at_sysctl() != 1)
 		SKIP(return, "memory allocation profiling is off");
@@ -72,11 +71,7 @@ TEST(allocate_free_exact)
 		TH_LOG("freeing again: %s", why);
 
 	/* Unloading with nothing live: clean, quiet, rows gone. */
-	kmsg = at_kmsg_open(false);
-	ASSERT_LE(0, kmsg);
-	ASSERT_EQ(0, at_unload_module());
-	log = at_kmsg_read(kmsg);
-	close(kmsg);
+	ASSERT_EQ(0, at_unload_module_logged(&log));
 	ASSERT_NE(NULL, log);
 	EXPECT_FALSE(at_log_find(log, unload, why, sizeof(why)))
 		TH_LOG("clean unload logged: %s", why);
@@ -103,17 +98,13 @@ static void unload_dropping_tags(struct __test_metadata *_metadata,
 		kmalloc_tag, "module " AT_MOD_NAME " ", "func:" AT_MOD_FUNC " ",
 		objects, NULL };
 	char *log;
-	int kmsg, n;
+	int n;
 
 	/* The module's exit leaves its allocations live (and leaks them). */
 	ASSERT_EQ(0, at_set_param("keep", "1"));
 
-	kmsg = at_kmsg_open(false);
-	ASSERT_LE(0, kmsg);
 	/* 6.12 lets the module go; only its tags' memory stays behind. */
-	EXPECT_EQ(0, at_unload_module());
-	log = at_kmsg_read(kmsg);
-	close(kmsg);
+	EXPECT_EQ(0, at_unload_module_logged(&log));
 	ASSERT_NE(NULL, log);
 	EXPECT_FALSE(at_module_loaded());
 
@@ -147,7 +138,7 @@ static void unload_keeping_tags(struct __test_metadata *_metadata,
 {
 	long long taint;
 	char *log;
-	int kmsg, ret;
+	int ret;
 
 	ret = at_load_keeper();
 	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", AT_KEEPER_NAME, strerror(-ret));
@@ -156,11 +147,7 @@ static void unload_keeping_tags(struct __test_metadata *_metadata,
 	taint = at_tainted();
 	ASSERT_LE(0, taint);
 
-	kmsg = at_kmsg_open(false);
-	ASSERT_LE(0, kmsg);
-	EXPECT_EQ(0, at_unload_module());
-	log = at_kmsg_read(kmsg);
-	close(kmsg);
+	EXPECT_EQ(0, at_unload_module_logged(&log));
 	ASSERT_NE(NULL, log);
 	EXPECT_FALSE(at_module_loaded());
 	EXPECT_EQ(0, at_check_kept_log(log, e, why, sizeof(why))) TH_LOG("%s", why);
