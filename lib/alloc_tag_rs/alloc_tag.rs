@@ -20,7 +20,7 @@ use core::{
     ffi::{c_int, c_void},
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
 };
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
@@ -93,8 +93,41 @@ pub static page_alloc_tagging_ops: Shared<bindings::page_ext_operations> =
     });
 export_symbol!(page_alloc_tagging_ops);
 
+/// page_ext keeps a tag reference per page unless profiling is off for good
+/// or the references live in `page->flags` (compressed mode).
 extern "C" fn need_page_alloc_tagging() -> bool {
-    PROFILING_SUPPORT.load(Ordering::Relaxed)
+    PROFILING_SUPPORT.load(Ordering::Relaxed) && !compressed_key().is_enabled()
+}
+
+/// `mem_profiling_compressed`, defined with the page tag code (`mm/pgtag/`).
+fn compressed_key() -> &'static StaticKey {
+    // SAFETY: The key is a static of mm/pgtag/, never freed; a
+    // `static_key_false` starts with its `struct static_key`.
+    unsafe { StaticKey::from_raw(ptr::addr_of!(bindings::mem_profiling_compressed).cast()) }
+}
+
+/// Whether `,compressed` was asked for (`sysctl.vm.mem_profiling=`).
+static COMPRESSED: AtomicBool = AtomicBool::new(false);
+
+/// The debugging limit on the bits compressed mode may use
+/// (`alloc_tag.compressed_bits=`); no limit by default.
+static COMPRESSED_BITS: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Puts page tag references where the boot parameters ask: in page->flags
+/// with `,compressed`, if the kernel's tags fit there; otherwise profiling
+/// is disabled (mm/pgtag/ warns with the numbers). Early parameters come
+/// in command line order, so each one that matters applies them again.
+#[link_section = ".init.text"]
+fn apply_compressed() {
+    let compressed = COMPRESSED.load(Ordering::Relaxed);
+    let bits = COMPRESSED_BITS.load(Ordering::Relaxed);
+    // SAFETY: Early boot, single-threaded, before pages are accounted.
+    if !unsafe { bindings::pgtag_compressed_setup(compressed, bits) } {
+        PROFILING_SUPPORT.store(false, Ordering::Relaxed);
+        if mem_alloc_profiling_key.is_enabled() {
+            mem_alloc_profiling_key.disable();
+        }
+    }
 }
 
 extern "C" fn init_page_alloc_tagging() {}
@@ -152,6 +185,39 @@ static MODULE_TAGS_PARAM: EarlyParam = EarlyParam {
     early: 0,
 };
 
+/// `early_param("alloc_tag.compressed_bits", setup_compressed_bits)`: a
+/// debugging knob, so that tests can see what happens when tags do not fit.
+#[cfg(CONFIG_MEM_ALLOC_PROFILING_DEBUG)]
+#[link_section = ".init.setup"]
+#[used]
+static COMPRESSED_BITS_PARAM: EarlyParam = EarlyParam {
+    name: c_str!("alloc_tag.compressed_bits").as_char_ptr(),
+    setup: setup_compressed_bits,
+    early: 1,
+};
+
+/// Applies `alloc_tag.compressed_bits=`: at most this many bits of
+/// `page->flags` for tag references.
+///
+/// # Safety
+///
+/// `value` is NULL or a NUL-terminated string (the early parameter code).
+#[cfg(CONFIG_MEM_ALLOC_PROFILING_DEBUG)]
+#[link_section = ".init.text"]
+unsafe extern "C" fn setup_compressed_bits(value: *mut c_char) -> c_int {
+    // SAFETY: The early parameter code passes NULL or a NUL-terminated string.
+    let value = (!value.is_null()).then(|| unsafe { CStr::from_char_ptr(value) }.as_bytes());
+    match value.and_then(param::parse_compressed_bits) {
+        Some(bits) => COMPRESSED_BITS.store(bits, Ordering::Relaxed),
+        None => {
+            pr_err!("alloc_tag.compressed_bits needs a number of bits from 1 to 64; ignored\n");
+            return EINVAL.to_errno();
+        }
+    }
+    apply_compressed();
+    0
+}
+
 /// Applies `alloc_tag.module_tags=`: the module tag area's capacity in tags.
 ///
 /// # Safety
@@ -190,13 +256,9 @@ unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
     // SAFETY: The early parameter code passes a NUL-terminated string.
     let value = unsafe { CStr::from_char_ptr(value) }.as_bytes();
     let setting = match param::parse(value) {
-        Ok(s) if s.compressed => Err("'compressed' is not supported by this kernel"),
-        Ok(s) => Ok(s),
-        Err(e) => Err(e.as_str()),
-    };
-    let setting = match setting {
         Ok(s) => s,
-        Err(why) => {
+        Err(e) => {
+            let why = e.as_str();
             const SHOWN: usize = 64;
             let (shown, more) = match value.get(..SHOWN) {
                 Some(head) if value.len() > SHOWN => (head, "..."),
@@ -219,6 +281,8 @@ unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
             mem_alloc_profiling_key.disable();
         }
     }
+    COMPRESSED.store(setting.compressed, Ordering::Relaxed);
+    apply_compressed();
     0
 }
 
@@ -477,25 +541,40 @@ static ALLOCINFO_SEQ_OPS: SeqOps = SeqOps(bindings::seq_operations {
     show: Some(allocinfo_show),
 });
 
-/// A one-entry sysctl table.
+/// The sysctl table: `vm.mem_profiling` and `vm.mem_profiling_compressed`.
 #[repr(transparent)]
-struct Sysctl([bindings::ctl_table; 1]);
+struct Sysctl([bindings::ctl_table; 2]);
 
-// SAFETY: The sysctl core only reads the table; `data` points to the key,
-// which is `Sync`.
+// SAFETY: The sysctl core only reads the table; `data` points to the keys,
+// which are `Sync`.
 unsafe impl Sync for Sysctl {}
 
 const fn mem_profiling_sysctl(mode: bindings::umode_t) -> Sysctl {
-    Sysctl([bindings::ctl_table {
-        procname: c_str!("mem_profiling").as_char_ptr(),
-        data: ptr::addr_of!(mem_alloc_profiling_key).cast_mut().cast(),
-        maxlen: 0,
-        mode,
-        proc_handler: Some(proc_mem_profiling),
-        poll: ptr::null_mut(),
-        extra1: ptr::null_mut(),
-        extra2: ptr::null_mut(),
-    }])
+    Sysctl([
+        bindings::ctl_table {
+            procname: c_str!("mem_profiling").as_char_ptr(),
+            data: ptr::addr_of!(mem_alloc_profiling_key).cast_mut().cast(),
+            maxlen: 0,
+            mode,
+            proc_handler: Some(proc_mem_profiling),
+            poll: ptr::null_mut(),
+            extra1: ptr::null_mut(),
+            extra2: ptr::null_mut(),
+        },
+        // Where page tag references live is decided at boot: read-only.
+        bindings::ctl_table {
+            procname: c_str!("mem_profiling_compressed").as_char_ptr(),
+            data: ptr::addr_of!(bindings::mem_profiling_compressed)
+                .cast_mut()
+                .cast(),
+            maxlen: 0,
+            mode: 0o444,
+            proc_handler: Some(bindings::proc_do_static_key),
+            poll: ptr::null_mut(),
+            extra1: ptr::null_mut(),
+            extra2: ptr::null_mut(),
+        },
+    ])
 }
 
 /// `proc_do_static_key()`, refusing to switch the key once profiling was
@@ -514,8 +593,43 @@ unsafe extern "C" fn proc_mem_profiling(
     if write != 0 && !PROFILING_SUPPORT.load(Ordering::Relaxed) {
         return EPERM.to_errno();
     }
+    if write != 0 {
+        // SAFETY: For writes the sysctl core passes `*lenp` bytes of kernel
+        // memory at `buffer`.
+        let text = unsafe { core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp) };
+        if text.contains(&b',') {
+            return write_with_options(text, lenp, ppos);
+        }
+    }
     // SAFETY: The arguments are the sysctl core's, passed on.
     unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) }
+}
+
+/// A write of the boot parameter's form, `{0|1}[,compressed]`: the sysctl
+/// core writes `sysctl.vm.mem_profiling=1,compressed` from the command line
+/// again after boot. The mode after the comma cannot change at run time,
+/// so it must be the one in force; then the first token switches profiling.
+///
+/// # Safety
+///
+/// `lenp` and `ppos` are the sysctl core's valid pointers.
+unsafe fn write_with_options(text: &[u8], lenp: *mut usize, ppos: *mut bindings::loff_t) -> c_int {
+    let value = text.strip_suffix(b"\n").unwrap_or(text);
+    match param::parse(value) {
+        Ok(s) if s.compressed == compressed_key().is_enabled() && !s.permanently_disabled() => {
+            if s.enabled() != mem_alloc_profiling_key.is_enabled() {
+                if s.enabled() {
+                    mem_alloc_profiling_key.enable();
+                } else {
+                    mem_alloc_profiling_key.disable();
+                }
+            }
+            // SAFETY: Per the safety requirements.
+            unsafe { *ppos += *lenp as bindings::loff_t };
+            0
+        }
+        _ => EINVAL.to_errno(),
+    }
 }
 
 /// `vm.mem_profiling` when it can be switched.

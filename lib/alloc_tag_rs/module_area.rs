@@ -189,14 +189,25 @@ pub(crate) unsafe extern "C" fn needs_section_mem(
     let (Some(area), Some(ty)) = (area(), alloc_tag_type()) else {
         return false;
     };
-    let (used, capacity) = {
+    let found = {
         let mut w = ty.write();
         let mut a = area.lock();
         reclaim(&mut w, &mut a);
-        if a.fits(size, 8) {
-            return true;
+        a.find(size, TAG_ALIGN)
+            .map(|off| a.base() + off)
+            .map_err(|_| (a.used(), a.capacity()))
+    };
+    let (used, capacity) = match found {
+        // SAFETY: A module's name is NUL-terminated.
+        Ok(start) if unsafe { tags_fit_page_flags(module, start, size) } => return true,
+        Ok(_) => {
+            // Compressed mode, and the tags would have indexes past what
+            // page->flags holds (mm/pgtag/ warned): profiling stops, the
+            // module loads.
+            shutdown_mem_profiling(false);
+            return false;
         }
-        (a.used(), a.capacity())
+        Err(full) => full,
     };
     pr_warn!(
         "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used); disabling memory allocation profiling\n",
@@ -207,6 +218,23 @@ pub(crate) unsafe extern "C" fn needs_section_mem(
     );
     shutdown_mem_profiling(false);
     false
+}
+
+/// The alignment module tags ask for (`__aligned(8)` in `alloc_tag.h`);
+/// tags of that size and alignment sit at whole-tag offsets of the area,
+/// which compressed mode needs.
+const TAG_ALIGN: usize = 8;
+const _: () = assert!(TAG_SIZE % TAG_ALIGN == 0);
+
+/// Whether `module`'s tags at `start..start + size` can be referred to from
+/// page->flags (always, unless compressed); warns when not.
+///
+/// # Safety
+///
+/// `module` is a valid module being loaded.
+unsafe fn tags_fit_page_flags(module: *mut bindings::module, start: usize, size: usize) -> bool {
+    // SAFETY: The name of a valid module is NUL-terminated.
+    unsafe { bindings::pgtag_module_tags_fit((*module).name.as_ptr(), start, size) }
 }
 
 fn err_ptr(e: Error) -> *mut c_void {
@@ -239,7 +267,16 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
     }
     let mut a = area.lock();
     match a.alloc(size, align, ModRange::new(module)) {
-        Ok(addr) => addr as *mut c_void,
+        Ok(addr) => {
+            // needs_section_mem() checked the range with the tags' own
+            // alignment; a section asking for more may land elsewhere.
+            // SAFETY: `module` is valid.
+            if !unsafe { tags_fit_page_flags(module, addr, size) } {
+                drop(a);
+                shutdown_mem_profiling(false);
+            }
+            addr as *mut c_void
+        }
         Err(e) => {
             if e == EBUSY {
                 pr_err!(
@@ -567,5 +604,13 @@ pub(crate) fn init() {
     // SAFETY: The area is never moved or freed: it is leaked here.
     let area = KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(area) });
     AREA.store(area, Ordering::Release);
+    let (base, capacity) = {
+        // SAFETY: `area` was just leaked and is valid.
+        let a = unsafe { (*area).lock() };
+        (a.base(), a.capacity())
+    };
+    // Module tags get the page tag indexes after the kernel's.
+    // SAFETY: No module was loaded yet.
+    unsafe { bindings::pgtag_set_module_area(base, capacity) };
     debugfs_init();
 }

@@ -145,6 +145,28 @@ pub const MAX_MODULE_TAGS: usize = 1_000_000;
 /// assert_eq!(parse_module_tags(b""), None);
 /// ```
 pub fn parse_module_tags(value: &[u8]) -> Option<usize> {
+    parse_number(value, MAX_MODULE_TAGS)
+}
+
+/// Parses `alloc_tag.compressed_bits=` (debugging kernels only): how many of
+/// the free bits of `page->flags` compressed mode may use, from 1 to 64.
+///
+/// ```
+/// # use alloc_tag_logic::param::parse_compressed_bits;
+/// assert_eq!(parse_compressed_bits(b"4"), Some(4));
+/// assert_eq!(parse_compressed_bits(b"64"), Some(64));
+/// assert_eq!(parse_compressed_bits(b"0"), None);
+/// assert_eq!(parse_compressed_bits(b"65"), None);
+/// assert_eq!(parse_compressed_bits(b"4k"), None);
+/// ```
+pub fn parse_compressed_bits(value: &[u8]) -> Option<u32> {
+    parse_number(value, 64)
+        .filter(|&n| n > 0)
+        .map(|n| n as u32)
+}
+
+/// A decimal number from 0 to `max`, digits only.
+fn parse_number(value: &[u8], max: usize) -> Option<usize> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -153,5 +175,5 @@ pub fn parse_module_tags(value: &[u8]) -> Option<usize> {
         .try_fold(0usize, |n, &d| {
             n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
         })
-        .filter(|&n| n <= MAX_MODULE_TAGS)
+        .filter(|&n| n <= max)
 }

@@ -3,6 +3,7 @@
 #include <linux/cpumask.h>
 #include <linux/jump_label.h>
 #include <linux/kasan.h>
+#include <linux/mm.h>
 #include <linux/percpu.h>
 
 /*
@@ -45,4 +46,16 @@ void rust_helper_kasan_unpoison_vmalloc(const void *start, unsigned long size)
 void rust_helper_kasan_poison_vmalloc(const void *start, unsigned long size)
 {
 	kasan_poison_vmalloc(start, size);
+}
+
+/* Counting from Rust where it has no per-CPU add of its own (not x86-64). */
+void rust_helper_alloc_tag_this_cpu_add(u64 __percpu *p, u64 v)
+{
+	this_cpu_add(*p, v);
+}
+
+/* The n-th page of a folio: a macro (pfn arithmetic without VMEMMAP). */
+struct page *rust_helper_folio_page(struct folio *folio, unsigned long n)
+{
+	return folio_page(folio, n);
 }

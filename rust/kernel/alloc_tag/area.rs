@@ -333,8 +333,10 @@ impl<T: Send + Sync + 'static> AreaGuard<'_, T> {
         align <= PAGE_SIZE && self.find(size, align).is_ok()
     }
 
-    /// Finds the offset of the lowest free range of `size` aligned to `align`.
-    fn find(&self, size: usize, align: usize) -> Result<usize> {
+    /// Finds the offset from [`AreaGuard::base`] of the lowest free range of
+    /// `size` bytes aligned to `align`: where [`AreaGuard::alloc`] would put
+    /// it. `EBUSY` if there is none.
+    pub fn find(&self, size: usize, align: usize) -> Result<usize> {
         let last = self.capacity().checked_sub(1).ok_or(EBUSY)?;
         self.tree.find_empty(size, align, 0, last)
     }

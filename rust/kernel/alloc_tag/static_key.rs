@@ -54,6 +54,18 @@ impl StaticKey {
         }))
     }
 
+    /// Borrows a key defined elsewhere (in C, or in another Rust object).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a valid, initialised `struct static_key` (or
+    /// `static_key_true`/`_false`, which embed one) that is never freed.
+    pub unsafe fn from_raw(ptr: *const bindings::static_key) -> &'static StaticKey {
+        // SAFETY: Per the safety requirements; `StaticKey` is a transparent
+        // wrapper of the C struct.
+        unsafe { &*ptr.cast::<StaticKey>() }
+    }
+
     /// Returns the raw pointer to the C key.
     #[inline]
     pub fn as_ptr(&self) -> *mut bindings::static_key {

@@ -45,6 +45,39 @@ impl Tag {
         unsafe { &*ptr::from_ref(ct).cast::<Tag>() }
     }
 
+    /// Borrows the allocation tag at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a valid `struct alloc_tag` that lives for `'a`.
+    #[inline]
+    pub unsafe fn from_raw<'a>(ptr: *const bindings::alloc_tag) -> &'a Tag {
+        // SAFETY: Per the safety requirements; `Tag` is a transparent
+        // wrapper of the C struct.
+        unsafe { &*ptr.cast::<Tag>() }
+    }
+
+    /// Returns the raw pointer to the C struct.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::alloc_tag {
+        self.0.get()
+    }
+
+    /// Adds `bytes` and `calls` to this CPU's counters, like C's
+    /// `this_cpu_add()`: safe against interrupts and preemption. The
+    /// counters are `u64` and wrap, so subtracting is adding the negation.
+    #[inline]
+    pub fn count(&self, bytes: u64, calls: u64) {
+        // SAFETY: By the type invariant `counters` is a valid per-CPU
+        // pointer while the tag is in use; the fields' addresses are offsets
+        // from it, not dereferences.
+        unsafe {
+            let c = (*self.0.get()).counters;
+            this_cpu_add(ptr::addr_of_mut!((*c).bytes), bytes);
+            this_cpu_add(ptr::addr_of_mut!((*c).calls), calls);
+        }
+    }
+
     /// Returns the tag's code tag.
     #[inline]
     pub fn ct(&self) -> &CodeTag {
@@ -136,6 +169,36 @@ impl Tag {
         }
         sum
     }
+}
+
+/// Adds `v` to this CPU's instance of the per-CPU `u64` at `p`.
+///
+/// One instruction on x86-64, as in C, so no CPU switch or interrupt can
+/// come between the read and the write; elsewhere C's `this_cpu_add()`.
+///
+/// # Safety
+///
+/// `p` is a valid per-CPU pointer to a `u64`.
+#[inline(always)]
+unsafe fn this_cpu_add(p: *mut u64, v: u64) {
+    // SAFETY: Per the safety requirements, `p` is an offset in the per-CPU
+    // segment (`%gs`) of an aligned `u64`; on !SMP a plain address.
+    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    unsafe {
+        core::arch::asm!("add qword ptr gs:[{p}], {v}", p = in(reg) p, v = in(reg) v,
+                         options(nostack))
+    };
+    // SAFETY: As above.
+    #[cfg(all(CONFIG_X86_64, not(CONFIG_SMP)))]
+    unsafe {
+        core::arch::asm!("add qword ptr [{p}], {v}", p = in(reg) p, v = in(reg) v,
+                         options(nostack))
+    };
+    // SAFETY: Per the safety requirements.
+    #[cfg(not(CONFIG_X86_64))]
+    unsafe {
+        bindings::alloc_tag_this_cpu_add(p, v)
+    };
 }
 
 /// Iterates over the possible CPUs, like `for_each_possible_cpu()`.

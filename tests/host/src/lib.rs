@@ -17,7 +17,7 @@
 pub mod format;
 #[path = "../../../lib/alloc_tag_rs/param.rs"]
 pub mod param;
-#[path = "../../../lib/alloc_tag_rs/pgtag.rs"]
+#[path = "../../../mm/pgtag/layout.rs"]
 pub mod pgtag;
 #[path = "../../../lib/alloc_tag_rs/top.rs"]
 pub mod top;

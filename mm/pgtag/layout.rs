@@ -9,12 +9,14 @@
 //! stored there as an index:
 //!
 //! - 0: no tag (the page is not accounted);
-//! - 1: "empty" (`CODETAG_EMPTY`, a debug marker for pages allocated before
-//!   profiling could account them);
+//! - 1: "empty" (`CODETAG_EMPTY`, kernels with
+//!   `MEM_ALLOC_PROFILING_DEBUG` only): not accounted, and freeing the page
+//!   must not warn (reserved pages handed to the allocator at boot);
 //! - 2 ..: the kernel's tags in section order, then the tags of the module
 //!   tag area in address order, whether or not a module uses them.
 //!
-//! Not yet used by the kernel code: compressed mode is the next step.
+//! `mm/pgtag/pgtag.rs` keeps the field and the map in the kernel; this file
+//! is also compiled on the host (tests/host).
 
 /// The first index of a tag; 0 and 1 are the markers.
 pub const FIRST_TAG_INDEX: usize = 2;

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Page tag references: where the allocation tag a page is accounted to is
+//! recorded, and the page-tag paths of the page allocator.
+//!
+//! A reference lives in one of two places, chosen at boot:
+//!
+//! - page_ext (the default): a `union codetag_ref` in the page's extension,
+//!   found with `page_ext_get()` and released with `page_ext_put()`;
+//! - `page->flags` (`sysctl.vm.mem_profiling=1,compressed`, the static key
+//!   `mem_profiling_compressed`): an index in the free bits between the page
+//!   flags and the fields above them (`NR_UNUSED_PAGEFLAG_BITS`); 0 is no
+//!   tag, 1 the "empty" marker, then the kernel's tags, then the module tag
+//!   area's (see [`layout`]). page_ext then holds nothing for tagging.
+//!
+//! [`Handle`] (C's `pgtag_ref_handle` in the upstream design) hides which:
+//! every path (add, sub, get, clear, split, the migration swap) gets a
+//! handle, reads or updates the reference and drops the handle. C calls
+//! these paths only while profiling is enabled: the static key test stays
+//! inline in `include/linux/pgalloc_tag.h`.
+//!
+//! Setup comes from `lib/alloc_tag_rs/` (the boot parameter and the module
+//! tag area) through [`pgtag_compressed_setup`], [`pgtag_set_module_area`]
+//! and [`pgtag_module_tags_fit`].
+
+use core::{
+    ffi::{c_int, c_uint},
+    mem::size_of,
+    ptr,
+    sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed},
+};
+use kernel::{
+    alloc_tag::{static_key::StaticKey, Tag},
+    bindings,
+    ffi::c_char,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::CStr,
+};
+
+pub mod layout;
+
+use layout::{bits_for, FlagsField, IndexMap, FIRST_TAG_INDEX};
+
+const __LOG_PREFIX: &[u8] = b"alloc_tag\0";
+
+/// Whether page tag references live in `page->flags`; C declares it in
+/// `include/linux/pgalloc_tag.h` and `/proc/sys/vm/mem_profiling_compressed`
+/// shows it.
+#[no_mangle]
+pub static mem_profiling_compressed: StaticKey = StaticKey::new(false);
+
+const TAG_SIZE: usize = size_of::<bindings::alloc_tag>();
+
+/// With debugging, "empty" is a marker of its own (`CODETAG_EMPTY`) and the
+/// paths check that references are set and cleared in pairs; without, an
+/// empty reference is no reference.
+const DEBUG: bool = cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG);
+
+const EMPTY_INDEX: usize = 1;
+
+extern "C" {
+    /// The kernel's allocation tags (`include/asm-generic/codetag.lds.h`).
+    static __start_alloc_tags: [bindings::alloc_tag; 0];
+    static __stop_alloc_tags: [bindings::alloc_tag; 0];
+}
+
+fn kernel_tags_start() -> usize {
+    ptr::addr_of!(__start_alloc_tags) as usize
+}
+
+fn kernel_tags_bytes() -> usize {
+    ptr::addr_of!(__stop_alloc_tags) as usize - kernel_tags_start()
+}
+
+/// Where indexes live and what they stand for, in compressed mode.
+///
+/// Written in early boot, before the key goes on (the field and the kernel
+/// tags), and once when the module tag area is set up, before any module
+/// tag exists (the module fields); read-only otherwise. Atomics only so that
+/// they can be statics; every access is a plain load or store.
+struct Layout {
+    /// The field's bits in `page->flags`.
+    mask: AtomicUsize,
+    /// The field's lowest bit.
+    shift: AtomicU32,
+    /// The largest index the field holds.
+    max_index: AtomicUsize,
+    /// Bytes of kernel tags: indexes `2 ..` stand for them.
+    kernel_bytes: AtomicUsize,
+    /// The module tag area and its size in bytes (whole tags).
+    module_base: AtomicUsize,
+    module_bytes: AtomicUsize,
+}
+
+static LAYOUT: Layout = Layout {
+    mask: AtomicUsize::new(0),
+    shift: AtomicU32::new(0),
+    max_index: AtomicUsize::new(0),
+    kernel_bytes: AtomicUsize::new(0),
+    module_base: AtomicUsize::new(0),
+    module_bytes: AtomicUsize::new(0),
+};
+
+impl Layout {
+    fn index_map(&self) -> IndexMap {
+        IndexMap {
+            kernel_tags: self.kernel_bytes.load(Relaxed) / TAG_SIZE,
+            module_tags: self.module_bytes.load(Relaxed) / TAG_SIZE,
+        }
+    }
+
+    /// The index of `tag`: kernel tags by their place in the kernel's
+    /// section, module tags by their place in the area; `None` for a tag in
+    /// neither or one past the field's reach (never recorded, never counted).
+    #[inline]
+    fn index_of(&self, tag: &Tag) -> Option<usize> {
+        let addr = tag.as_ptr() as usize;
+        let kernel_bytes = self.kernel_bytes.load(Relaxed);
+        let off = addr.wrapping_sub(kernel_tags_start());
+        let index = if off < kernel_bytes {
+            FIRST_TAG_INDEX + off / TAG_SIZE
+        } else {
+            let off = addr.wrapping_sub(self.module_base.load(Relaxed));
+            if off >= self.module_bytes.load(Relaxed) {
+                return None;
+            }
+            FIRST_TAG_INDEX + (kernel_bytes + off) / TAG_SIZE
+        };
+        (index <= self.max_index.load(Relaxed)).then_some(index)
+    }
+
+    /// The tag index `index` (at least [`FIRST_TAG_INDEX`], and once
+    /// returned by [`Layout::index_of`]) stands for.
+    #[inline]
+    fn tag_of(&self, index: usize) -> *const bindings::alloc_tag {
+        let off = (index - FIRST_TAG_INDEX) * TAG_SIZE;
+        let kernel_bytes = self.kernel_bytes.load(Relaxed);
+        let addr = if off < kernel_bytes {
+            kernel_tags_start() + off
+        } else {
+            self.module_base.load(Relaxed) + off - kernel_bytes
+        };
+        addr as *const bindings::alloc_tag
+    }
+}
+
+/// A page's tag reference, whichever way it is stored.
+#[derive(Clone, Copy)]
+enum Ref<'a> {
+    /// The page is not accounted.
+    None,
+    /// Not accounted, and freeing it must not warn (debugging only;
+    /// without it this is [`Ref::None`]).
+    Empty,
+    /// Accounted to this tag.
+    Tag(&'a Tag),
+}
+
+/// Access to one page's tag reference while it is held: C's
+/// `pgtag_ref_handle`.
+///
+/// # Invariants
+///
+/// `Ext` holds a reference from `page_ext_get()` (put on drop) whose slot
+/// is at `page_alloc_tagging_ops.offset`; `Flags` is the `flags` word of a
+/// valid page. The caller of [`Handle::get`] owns the page's reference for
+/// the handle's life (it allocates or frees the page, or splits or migrates
+/// it), so nothing else writes the reference meanwhile; other flag bits may
+/// change at any time.
+enum Handle<'a> {
+    Ext(ptr::NonNull<bindings::page_ext>),
+    Flags(&'a AtomicUsize),
+}
+
+impl<'a> Handle<'a> {
+    /// The handle of `page`'s reference; `None` if the page has no page_ext
+    /// (yet).
+    ///
+    /// # Safety
+    ///
+    /// `page` is a valid page whose tag reference the caller owns for `'a`.
+    #[inline]
+    unsafe fn get(page: *mut bindings::page) -> Option<Self> {
+        if mem_profiling_compressed.is_enabled() {
+            // SAFETY: `page` is valid for `'a`; C only changes `flags` with
+            // atomic operations or while it owns the page as we do.
+            let flags = unsafe { AtomicUsize::from_ptr(ptr::addr_of_mut!((*page).flags)) };
+            return Some(Handle::Flags(flags));
+        }
+        // SAFETY: `page` is a valid page.
+        let ext = unsafe { bindings::page_ext_get(page) };
+        // INVARIANT: A page_ext reference, put on drop.
+        ptr::NonNull::new(ext).map(Handle::Ext)
+    }
+
+    /// The `union codetag_ref` in page_ext: one `struct codetag *`.
+    fn slot(ext: ptr::NonNull<bindings::page_ext>) -> *mut *mut bindings::codetag {
+        // SAFETY: page_ext set the offset at boot, before any page_ext
+        // existed; it is read-only since.
+        let offset = unsafe { (*ptr::addr_of!(bindings::page_alloc_tagging_ops)).offset };
+        ext.as_ptr().cast::<u8>().wrapping_add(offset).cast()
+    }
+
+    #[inline]
+    fn read(&self) -> Ref<'static> {
+        match self {
+            Handle::Flags(flags) => {
+                let index = (flags.load(Relaxed) & LAYOUT.mask.load(Relaxed))
+                    >> LAYOUT.shift.load(Relaxed);
+                match index {
+                    0 => Ref::None,
+                    EMPTY_INDEX => Ref::Empty,
+                    // SAFETY: Only indexes of tags are stored, and a tag with
+                    // a page accounted to it stays (module tags are kept
+                    // until their counters are zero).
+                    i => Ref::Tag(unsafe { Tag::from_raw(LAYOUT.tag_of(i)) }),
+                }
+            }
+            Handle::Ext(ext) => {
+                // SAFETY: By the type invariant the slot is valid and ours.
+                let ct = unsafe { *Self::slot(*ext) };
+                match ct as usize {
+                    0 => Ref::None,
+                    EMPTY_INDEX if DEBUG => Ref::Empty,
+                    // SAFETY: As above; `ct` is the first field of its
+                    // allocation tag.
+                    _ => Ref::Tag(unsafe { Tag::from_raw(ct.cast()) }),
+                }
+            }
+        }
+    }
+
+    /// Records `r`; `false` (nothing recorded) if a tag has no index.
+    #[inline]
+    fn update(&self, r: Ref<'_>) -> bool {
+        match self {
+            Handle::Flags(flags) => {
+                let index = match r {
+                    Ref::None => 0,
+                    Ref::Empty if DEBUG => EMPTY_INDEX,
+                    Ref::Empty => 0,
+                    Ref::Tag(t) => match LAYOUT.index_of(t) {
+                        Some(i) => i,
+                        None => return false,
+                    },
+                };
+                let mask = LAYOUT.mask.load(Relaxed);
+                let bits = index << LAYOUT.shift.load(Relaxed);
+                // Other bits of the word change under us (page flags set
+                // atomically by others): replace only the field's.
+                let _ = flags.fetch_update(Relaxed, Relaxed, |old| Some(old & !mask | bits));
+            }
+            Handle::Ext(ext) => {
+                let ct = match r {
+                    Ref::None => ptr::null_mut(),
+                    Ref::Empty if DEBUG => EMPTY_INDEX as *mut bindings::codetag,
+                    Ref::Empty => ptr::null_mut(),
+                    Ref::Tag(t) => t.as_ptr().cast(),
+                };
+                // SAFETY: By the type invariant the slot is valid and ours.
+                unsafe { *Self::slot(*ext) = ct };
+            }
+        }
+        true
+    }
+}
+
+impl Drop for Handle<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Handle::Ext(ext) = self {
+            // SAFETY: By the type invariant, a reference from `page_ext_get()`.
+            unsafe { bindings::page_ext_put(ext.as_ptr()) };
+        }
+    }
+}
+
+/// Reports a broken pairing of set and clear once (debugging only).
+#[cold]
+fn report_once(what: &str) {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if !REPORTED.swap(true, Relaxed) {
+        pr_err!("page tag reference {}\n", what);
+        // SAFETY: No requirements.
+        unsafe { bindings::dump_stack() };
+    }
+}
+
+/// `pgalloc_tag_add()`: accounts `nr` pages from `page` on to `task`'s tag.
+///
+/// # Safety
+///
+/// `page` is a page being allocated and `task` a live task (C passes
+/// `current`).
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_add(
+    page: *mut bindings::page,
+    task: *mut bindings::task_struct,
+    nr: c_uint,
+) {
+    // SAFETY: The allocator owns the page's reference.
+    let Some(h) = (unsafe { Handle::get(page) }) else {
+        return;
+    };
+    // SAFETY: `task` is live; its tag, if any, is a tag of a call site
+    // running in it, which outlives the call.
+    let tag = unsafe { (*task).alloc_tag };
+    if DEBUG {
+        if !matches!(h.read(), Ref::None) {
+            report_once("was not cleared before the page was allocated");
+        }
+        if tag.is_null() {
+            report_once("not set: current->alloc_tag is NULL");
+        }
+    }
+    if tag.is_null() {
+        return;
+    }
+    // SAFETY: As above.
+    let tag = unsafe { Tag::from_raw(tag) };
+    if h.update(Ref::Tag(tag)) {
+        tag.count(PAGE_SIZE as u64 * u64::from(nr), 1);
+    }
+}
+
+/// `pgalloc_tag_sub()`: unaccounts `nr` pages from `page` on.
+///
+/// # Safety
+///
+/// `page` is a page being freed.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, nr: c_uint) {
+    // SAFETY: The allocator owns the page's reference.
+    let Some(h) = (unsafe { Handle::get(page) }) else {
+        return;
+    };
+    match h.read() {
+        Ref::None => {
+            if DEBUG {
+                report_once("was not set when the page was freed");
+            }
+        }
+        Ref::Empty => {
+            h.update(Ref::None);
+        }
+        Ref::Tag(tag) => {
+            h.update(Ref::None);
+            let bytes = PAGE_SIZE as u64 * u64::from(nr);
+            tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
+        }
+    }
+}
+
+/// `pgalloc_tag_get()`: the tag `page` is accounted to, or NULL.
+///
+/// # Safety
+///
+/// `page` is a valid page the caller holds a reference to.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bindings::alloc_tag {
+    // SAFETY: The caller's reference keeps the page's tag reference.
+    let Some(h) = (unsafe { Handle::get(page) }) else {
+        return ptr::null_mut();
+    };
+    match h.read() {
+        Ref::Tag(tag) => tag.as_ptr(),
+        Ref::None => {
+            if DEBUG {
+                report_once("was not set when its tag was looked up");
+            }
+            ptr::null_mut()
+        }
+        Ref::Empty => ptr::null_mut(),
+    }
+}
+
+/// `clear_page_tag_ref()`: marks `page` as not accounted (freeing it then
+/// unaccounts nothing).
+///
+/// # Safety
+///
+/// `page` is a valid page whose tag reference the caller owns.
+#[no_mangle]
+pub unsafe extern "C" fn __clear_page_tag_ref(page: *mut bindings::page) {
+    // SAFETY: Per the safety requirements.
+    if let Some(h) = unsafe { Handle::get(page) } {
+        h.update(Ref::Empty);
+    }
+}
+
+/// `pgalloc_tag_split()`: after `folio` (of order `old_order`) was split in
+/// folios of order `new_order`, each new folio is one more allocation of
+/// the original tag (its bytes were counted already).
+///
+/// # Safety
+///
+/// `folio` is a folio just split, owned by the caller.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_split(
+    folio: *mut bindings::folio,
+    old_order: c_int,
+    new_order: c_int,
+) {
+    // SAFETY: A folio starts with its head page.
+    let head = folio.cast::<bindings::page>();
+    // SAFETY: The caller owns the folio.
+    let tag = unsafe { __pgalloc_tag_get(head) };
+    if tag.is_null() || !(0..c_int::BITS as c_int - 1).contains(&old_order) {
+        return;
+    }
+    // SAFETY: A tag with pages accounted to it stays.
+    let tag = unsafe { Tag::from_raw(tag) };
+    let step = 1usize << new_order.clamp(0, old_order);
+    for i in (step..1usize << old_order).step_by(step) {
+        // SAFETY: `i` is a page of the old folio, owned by the caller.
+        let Some(h) = (unsafe { Handle::get(bindings::folio_page(folio, i as _)) }) else {
+            continue;
+        };
+        if h.update(Ref::Tag(tag)) {
+            tag.count(0, 1);
+        }
+    }
+}
+
+/// `pgalloc_tag_swap()`: migration moved `old`'s data to `new`, so `new`
+/// takes over `old`'s tag and `old` (freed next) `new`'s, which it
+/// unaccounts. Counters do not change; copying instead would count `new`'s
+/// allocation twice or make counters go negative.
+///
+/// # Safety
+///
+/// Both are valid folios owned by the migration code.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_swap(new: *mut bindings::folio, old: *mut bindings::folio) {
+    // SAFETY: A folio starts with its head page; the caller owns both.
+    let (hn, ho) = unsafe {
+        (
+            Handle::get(new.cast::<bindings::page>()),
+            Handle::get(old.cast::<bindings::page>()),
+        )
+    };
+    if let (Some(hn), Some(ho)) = (hn, ho) {
+        let (rn, ro) = (hn.read(), ho.read());
+        hn.update(ro);
+        ho.update(rn);
+    }
+}
+
+/// Decides where page tag references live: in `page->flags` when
+/// `compressed` and the kernel's tags fit in the free bits (at most
+/// `max_bits` of them, a debugging limit), else in page_ext. `false` means
+/// compressed mode was asked for and cannot work: the caller disables
+/// profiling (the warning says why).
+///
+/// Called from early parameters, single-threaded, before pages are
+/// allocated; may be called again (the last call decides).
+#[no_mangle]
+#[link_section = ".init.text"]
+pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> bool {
+    const LONG_BITS: u32 = usize::BITS;
+    // The gap ends where the lowest of the fields above the flags begins.
+    const _: () = assert!(
+        bindings::NR_PAGEFLAGS + bindings::NR_UNUSED_PAGEFLAG_BITS == bindings::LRU_REFS_PGOFF
+    );
+    if !compressed {
+        if mem_profiling_compressed.is_enabled() {
+            mem_profiling_compressed.disable();
+        }
+        return true;
+    }
+    let map = IndexMap {
+        kernel_tags: kernel_tags_bytes() / TAG_SIZE,
+        module_tags: 0,
+    };
+    let needed = map.indexes().map_or(LONG_BITS, bits_for);
+    let free = bindings::NR_UNUSED_PAGEFLAG_BITS;
+    let usable = free.min(max_bits);
+    let field = FlagsField::place(
+        usable,
+        LONG_BITS,
+        bindings::NR_PAGEFLAGS,
+        LONG_BITS - bindings::LRU_REFS_PGOFF,
+    );
+    match field {
+        Ok(field) if needed <= usable => {
+            LAYOUT.mask.store(field.mask() as usize, Relaxed);
+            LAYOUT.shift.store(field.shift(), Relaxed);
+            LAYOUT.max_index.store((field.mask() >> field.shift()) as usize, Relaxed);
+            LAYOUT.kernel_bytes.store(kernel_tags_bytes(), Relaxed);
+            if !mem_profiling_compressed.is_enabled() {
+                mem_profiling_compressed.enable();
+            }
+            true
+        }
+        _ => {
+            let limit = if usable < free { " (limited by alloc_tag.compressed_bits)" } else { "" };
+            pr_warn!(
+                "compressed: the kernel's {} allocation tags need {} bits of page->flags, {} are free{}; memory allocation profiling is disabled\n",
+                map.kernel_tags,
+                needed,
+                usable,
+                limit
+            );
+            if mem_profiling_compressed.is_enabled() {
+                mem_profiling_compressed.disable();
+            }
+            false
+        }
+    }
+}
+
+/// Tells where the module tag area is: its tags have the indexes after the
+/// kernel's, in address order. Called once, before any module is loaded.
+#[no_mangle]
+pub extern "C" fn pgtag_set_module_area(start: usize, size: usize) {
+    LAYOUT.module_base.store(start, Relaxed);
+    LAYOUT.module_bytes.store(size - size % TAG_SIZE, Relaxed);
+    if mem_profiling_compressed.is_enabled() {
+        let map = LAYOUT.index_map();
+        pr_info!(
+            "compressed: tag references in page->flags bits {}-{}; {} kernel tags, room for {} module tags, indexes up to {}\n",
+            LAYOUT.shift.load(Relaxed),
+            LAYOUT.shift.load(Relaxed) + bits_for(LAYOUT.max_index.load(Relaxed) + 1) - 1,
+            map.kernel_tags,
+            map.module_tags,
+            LAYOUT.max_index.load(Relaxed)
+        );
+    }
+}
+
+/// Whether the tags of module `name`, at `start..start + size` of the
+/// module tag area, can be referred to from `page->flags`: always outside
+/// compressed mode; else they must sit at whole-tag offsets and their
+/// indexes fit the field. On `false` (with a warning naming the module) the
+/// caller disables profiling and loads the module anyway.
+///
+/// # Safety
+///
+/// `name` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn pgtag_module_tags_fit(
+    name: *const c_char,
+    start: usize,
+    size: usize,
+) -> bool {
+    if !mem_profiling_compressed.is_enabled() || size == 0 {
+        return true;
+    }
+    // SAFETY: Per the safety requirements.
+    let name = unsafe { CStr::from_char_ptr(name) };
+    let off = start.wrapping_sub(LAYOUT.module_base.load(Relaxed));
+    if off % TAG_SIZE != 0 || size % TAG_SIZE != 0 {
+        pr_warn!(
+            "compressed: module {}: its tags are not at whole-tag offsets of the module tag area ({} bytes from its start, {} bytes); memory allocation profiling is disabled\n",
+            name,
+            off,
+            size
+        );
+        return false;
+    }
+    let last = FIRST_TAG_INDEX + (LAYOUT.kernel_bytes.load(Relaxed) + off + size) / TAG_SIZE - 1;
+    let max = LAYOUT.max_index.load(Relaxed);
+    if last > max {
+        pr_warn!(
+            "compressed: with module {} there are too many tags to fit in {} page flag bits (index {} > {}); memory allocation profiling is disabled\n",
+            name,
+            bits_for(max + 1),
+            last,
+            max
+        );
+        return false;
+    }
+    true
+}
