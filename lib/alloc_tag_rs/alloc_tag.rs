@@ -598,7 +598,8 @@ unsafe extern "C" fn proc_mem_profiling(
         // memory at `buffer`.
         let text = unsafe { core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp) };
         if text.contains(&b',') {
-            return write_with_options(text, lenp, ppos);
+            // SAFETY: The sysctl core's pointers, passed on.
+            return unsafe { write_with_options(text, lenp, ppos) };
         }
     }
     // SAFETY: The arguments are the sysctl core's, passed on.

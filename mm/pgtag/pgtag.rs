@@ -27,10 +27,14 @@ use core::{
     ffi::{c_int, c_uint},
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed},
 };
 use kernel::{
-    alloc_tag::{static_key::StaticKey, Tag},
+    alloc_tag::{
+        pgtag::{PageTagLayout, EMPTY_INDEX, NO_INDEX},
+        static_key::StaticKey,
+        Tag,
+    },
     bindings,
     ffi::c_char,
     page::PAGE_SIZE,
@@ -40,7 +44,7 @@ use kernel::{
 
 pub mod layout;
 
-use layout::{bits_for, FlagsField, IndexMap, FIRST_TAG_INDEX};
+use layout::{bits_for, FlagsField, IndexMap};
 
 const __LOG_PREFIX: &[u8] = b"alloc_tag\0";
 
@@ -57,8 +61,6 @@ const TAG_SIZE: usize = size_of::<bindings::alloc_tag>();
 /// empty reference is no reference.
 const DEBUG: bool = cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG);
 
-const EMPTY_INDEX: usize = 1;
-
 extern "C" {
     /// The kernel's allocation tags (`include/asm-generic/codetag.lds.h`).
     static __start_alloc_tags: [bindings::alloc_tag; 0];
@@ -73,77 +75,10 @@ fn kernel_tags_bytes() -> usize {
     ptr::addr_of!(__stop_alloc_tags) as usize - kernel_tags_start()
 }
 
-/// Where indexes live and what they stand for, in compressed mode.
-///
-/// Written in early boot, before the key goes on (the field and the kernel
-/// tags), and once when the module tag area is set up, before any module
-/// tag exists (the module fields); read-only otherwise. Atomics only so that
-/// they can be statics; every access is a plain load or store.
-struct Layout {
-    /// The field's bits in `page->flags`.
-    mask: AtomicUsize,
-    /// The field's lowest bit.
-    shift: AtomicU32,
-    /// The largest index the field holds.
-    max_index: AtomicUsize,
-    /// Bytes of kernel tags: indexes `2 ..` stand for them.
-    kernel_bytes: AtomicUsize,
-    /// The module tag area and its size in bytes (whole tags).
-    module_base: AtomicUsize,
-    module_bytes: AtomicUsize,
-}
-
-static LAYOUT: Layout = Layout {
-    mask: AtomicUsize::new(0),
-    shift: AtomicU32::new(0),
-    max_index: AtomicUsize::new(0),
-    kernel_bytes: AtomicUsize::new(0),
-    module_base: AtomicUsize::new(0),
-    module_bytes: AtomicUsize::new(0),
-};
-
-impl Layout {
-    fn index_map(&self) -> IndexMap {
-        IndexMap {
-            kernel_tags: self.kernel_bytes.load(Relaxed) / TAG_SIZE,
-            module_tags: self.module_bytes.load(Relaxed) / TAG_SIZE,
-        }
-    }
-
-    /// The index of `tag`: kernel tags by their place in the kernel's
-    /// section, module tags by their place in the area; `None` for a tag in
-    /// neither or one past the field's reach (never recorded, never counted).
-    #[inline]
-    fn index_of(&self, tag: &Tag) -> Option<usize> {
-        let addr = tag.as_ptr() as usize;
-        let kernel_bytes = self.kernel_bytes.load(Relaxed);
-        let off = addr.wrapping_sub(kernel_tags_start());
-        let index = if off < kernel_bytes {
-            FIRST_TAG_INDEX + off / TAG_SIZE
-        } else {
-            let off = addr.wrapping_sub(self.module_base.load(Relaxed));
-            if off >= self.module_bytes.load(Relaxed) {
-                return None;
-            }
-            FIRST_TAG_INDEX + (kernel_bytes + off) / TAG_SIZE
-        };
-        (index <= self.max_index.load(Relaxed)).then_some(index)
-    }
-
-    /// The tag index `index` (at least [`FIRST_TAG_INDEX`], and once
-    /// returned by [`Layout::index_of`]) stands for.
-    #[inline]
-    fn tag_of(&self, index: usize) -> *const bindings::alloc_tag {
-        let off = (index - FIRST_TAG_INDEX) * TAG_SIZE;
-        let kernel_bytes = self.kernel_bytes.load(Relaxed);
-        let addr = if off < kernel_bytes {
-            kernel_tags_start() + off
-        } else {
-            self.module_base.load(Relaxed) + off - kernel_bytes
-        };
-        addr as *const bindings::alloc_tag
-    }
-}
+/// Where indexes live and what they stand for, in compressed mode: set in
+/// early boot before the key goes on, and the module area's part once
+/// before any module tag exists.
+static LAYOUT: PageTagLayout = PageTagLayout::new();
 
 /// A page's tag reference, whichever way it is stored.
 #[derive(Clone, Copy)]
@@ -206,10 +141,8 @@ impl<'a> Handle<'a> {
     fn read(&self) -> Ref<'static> {
         match self {
             Handle::Flags(flags) => {
-                let index = (flags.load(Relaxed) & LAYOUT.mask.load(Relaxed))
-                    >> LAYOUT.shift.load(Relaxed);
-                match index {
-                    0 => Ref::None,
+                match LAYOUT.load(flags) {
+                    NO_INDEX => Ref::None,
                     EMPTY_INDEX => Ref::Empty,
                     // SAFETY: Only indexes of tags are stored, and a tag with
                     // a page accounted to it stays (module tags are kept
@@ -237,19 +170,17 @@ impl<'a> Handle<'a> {
         match self {
             Handle::Flags(flags) => {
                 let index = match r {
-                    Ref::None => 0,
+                    Ref::None => NO_INDEX,
                     Ref::Empty if DEBUG => EMPTY_INDEX,
-                    Ref::Empty => 0,
-                    Ref::Tag(t) => match LAYOUT.index_of(t) {
+                    Ref::Empty => NO_INDEX,
+                    Ref::Tag(t) => match LAYOUT.index_of(t.as_ptr()) {
                         Some(i) => i,
                         None => return false,
                     },
                 };
-                let mask = LAYOUT.mask.load(Relaxed);
-                let bits = index << LAYOUT.shift.load(Relaxed);
                 // Other bits of the word change under us (page flags set
-                // atomically by others): replace only the field's.
-                let _ = flags.fetch_update(Relaxed, Relaxed, |old| Some(old & !mask | bits));
+                // atomically by others): the store replaces only the field.
+                LAYOUT.store(flags, index);
             }
             Handle::Ext(ext) => {
                 let ct = match r {
@@ -484,10 +415,8 @@ pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> 
     );
     match field {
         Ok(field) if needed <= usable => {
-            LAYOUT.mask.store(field.mask() as usize, Relaxed);
-            LAYOUT.shift.store(field.shift(), Relaxed);
-            LAYOUT.max_index.store((field.mask() >> field.shift()) as usize, Relaxed);
-            LAYOUT.kernel_bytes.store(kernel_tags_bytes(), Relaxed);
+            LAYOUT.set_field(field.bits(), field.shift());
+            LAYOUT.set_kernel_tags(kernel_tags_start(), map.kernel_tags);
             if !mem_profiling_compressed.is_enabled() {
                 mem_profiling_compressed.enable();
             }
@@ -514,17 +443,14 @@ pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> 
 /// kernel's, in address order. Called once, before any module is loaded.
 #[no_mangle]
 pub extern "C" fn pgtag_set_module_area(start: usize, size: usize) {
-    LAYOUT.module_base.store(start, Relaxed);
-    LAYOUT.module_bytes.store(size - size % TAG_SIZE, Relaxed);
+    LAYOUT.set_module_area(start, size);
     if mem_profiling_compressed.is_enabled() {
-        let map = LAYOUT.index_map();
         pr_info!(
-            "compressed: tag references in page->flags bits {}-{}; {} kernel tags, room for {} module tags, indexes up to {}\n",
-            LAYOUT.shift.load(Relaxed),
-            LAYOUT.shift.load(Relaxed) + bits_for(LAYOUT.max_index.load(Relaxed) + 1) - 1,
-            map.kernel_tags,
-            map.module_tags,
-            LAYOUT.max_index.load(Relaxed)
+            "compressed: tag references in {} bits of page->flags; {} kernel tags, room for {} module tags, indexes up to {}\n",
+            bits_for(LAYOUT.max_index() + 1),
+            LAYOUT.kernel_tags(),
+            size / TAG_SIZE,
+            LAYOUT.max_index()
         );
     }
 }
@@ -549,7 +475,7 @@ pub unsafe extern "C" fn pgtag_module_tags_fit(
     }
     // SAFETY: Per the safety requirements.
     let name = unsafe { CStr::from_char_ptr(name) };
-    let off = start.wrapping_sub(LAYOUT.module_base.load(Relaxed));
+    let off = start.wrapping_sub(LAYOUT.module_base());
     if off % TAG_SIZE != 0 || size % TAG_SIZE != 0 {
         pr_warn!(
             "compressed: module {}: its tags are not at whole-tag offsets of the module tag area ({} bytes from its start, {} bytes); memory allocation profiling is disabled\n",
@@ -559,8 +485,8 @@ pub unsafe extern "C" fn pgtag_module_tags_fit(
         );
         return false;
     }
-    let last = FIRST_TAG_INDEX + (LAYOUT.kernel_bytes.load(Relaxed) + off + size) / TAG_SIZE - 1;
-    let max = LAYOUT.max_index.load(Relaxed);
+    let last = LAYOUT.module_index(start + size - TAG_SIZE);
+    let max = LAYOUT.max_index();
     if last > max {
         pr_warn!(
             "compressed: with module {} there are too many tags to fit in {} page flag bits (index {} > {}); memory allocation profiling is disabled\n",

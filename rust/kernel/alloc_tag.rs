@@ -64,6 +64,7 @@
 pub mod area;
 pub mod codetag;
 pub mod maple_tree;
+pub mod pgtag;
 pub mod rwsem;
 pub mod static_key;
 mod tag;

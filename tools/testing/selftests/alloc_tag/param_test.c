@@ -6,12 +6,14 @@
  *
  *   default  no parameter: the built-in default, profiling on
  *            (CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT=y)
+ *   on       =1: profiling on
  *   off      =0: profiling off, the sysctl can turn it on
  *   never    =never: off for good, the sysctl is read-only
  *   bad      a malformed value: the default is in force and the kernel
  *            log has a message naming the parameter and the value
  *
- * The value itself is read from /proc/cmdline. Accounting is checked
+ * An option after a comma (",compressed") is not looked at here: see
+ * pgtag_test.c. The value itself is read from /proc/cmdline. Accounting is checked
  * exactly with the alloc_tag_test module (see module_test.c).
  */
 #define _GNU_SOURCE
@@ -22,7 +24,7 @@
 
 #define PARAM		"sysctl.vm.mem_profiling"
 
-enum expect { EXPECT_DEFAULT, EXPECT_OFF, EXPECT_NEVER, EXPECT_BAD };
+enum expect { EXPECT_DEFAULT, EXPECT_ON, EXPECT_OFF, EXPECT_NEVER, EXPECT_BAD };
 
 static char why[2048];
 
@@ -32,20 +34,23 @@ static enum expect expectation(void)
 
 	if (!e || !*e || !strcmp(e, "default"))
 		return EXPECT_DEFAULT;
+	if (!strcmp(e, "on"))
+		return EXPECT_ON;
 	if (!strcmp(e, "off"))
 		return EXPECT_OFF;
 	if (!strcmp(e, "never"))
 		return EXPECT_NEVER;
 	if (!strcmp(e, "bad"))
 		return EXPECT_BAD;
-	fprintf(stderr, "ALLOC_TAG_EXPECT=%s: want default, off, never or bad\n", e);
+	fprintf(stderr, "ALLOC_TAG_EXPECT=%s: want default, on, off, never or bad\n", e);
 	exit(KSFT_FAIL);
 }
 
 /* Profiling is expected on (the default in force) after this boot. */
 static bool expect_on(void)
 {
-	return expectation() == EXPECT_DEFAULT || expectation() == EXPECT_BAD;
+	return expectation() == EXPECT_DEFAULT || expectation() == EXPECT_ON ||
+	       expectation() == EXPECT_BAD;
 }
 
 /* The value of the last PARAM= on the kernel command line, if any. */
@@ -114,9 +119,16 @@ TEST(command_line)
 	char val[1024];
 	bool has = cmdline_value(val, sizeof(val));
 
+	/* The mode: what comes before an option. */
+	if (has && expectation() != EXPECT_BAD)
+		val[strcspn(val, ",")] = '\0';
 	switch (expectation()) {
 	case EXPECT_DEFAULT:
 		EXPECT_FALSE(has) TH_LOG("%s=%s on the command line", PARAM, val);
+		break;
+	case EXPECT_ON:
+		ASSERT_TRUE(has);
+		EXPECT_STREQ("1", val);
 		break;
 	case EXPECT_OFF:
 		ASSERT_TRUE(has);
