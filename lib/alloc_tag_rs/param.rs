@@ -160,9 +160,7 @@ pub fn parse_module_tags(value: &[u8]) -> Option<usize> {
 /// assert_eq!(parse_compressed_bits(b"4k"), None);
 /// ```
 pub fn parse_compressed_bits(value: &[u8]) -> Option<u32> {
-    parse_number(value, 64)
-        .filter(|&n| n > 0)
-        .map(|n| n as u32)
+    parse_number(value, 64).filter(|&n| n > 0).map(|n| n as u32)
 }
 
 /// A decimal number from 0 to `max`, digits only.

@@ -423,7 +423,11 @@ pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> 
             true
         }
         _ => {
-            let limit = if usable < free { " (limited by alloc_tag.compressed_bits)" } else { "" };
+            let limit = if usable < free {
+                " (limited by alloc_tag.compressed_bits)"
+            } else {
+                ""
+            };
             pr_warn!(
                 "compressed: the kernel's {} allocation tags need {} bits of page->flags, {} are free{}; memory allocation profiling is disabled\n",
                 map.kernel_tags,

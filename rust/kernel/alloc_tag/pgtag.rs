@@ -147,7 +147,8 @@ impl PageTagLayout {
         if bits == 0 || bits.saturating_add(shift) > usize::BITS {
             return;
         }
-        self.mask.store((usize::MAX >> (usize::BITS - bits)) << shift, Relaxed);
+        self.mask
+            .store((usize::MAX >> (usize::BITS - bits)) << shift, Relaxed);
         self.shift.store(shift, Relaxed);
     }
 
@@ -234,8 +235,7 @@ impl PageTagLayout {
         let mask = self.mask.load(Relaxed);
         let bits = (index << self.shift.load(Relaxed)) & mask;
         let mut old = word.load(Relaxed);
-        while let Err(now) = word.compare_exchange_weak(old, old & !mask | bits, Relaxed, Relaxed)
-        {
+        while let Err(now) = word.compare_exchange_weak(old, old & !mask | bits, Relaxed, Relaxed) {
             old = now;
         }
     }
