@@ -56,7 +56,7 @@ use crate::{
     },
     init::PinInit,
     prelude::*,
-    sync::{lock, new_mutex, Mutex},
+    sync::{lock, Mutex},
     types::{ForeignOwnable, Opaque},
 };
 use core::{marker::PhantomData, ops::RangeInclusive, ptr};
@@ -70,6 +70,17 @@ use core::{marker::PhantomData, ops::RangeInclusive, ptr};
 /// tree's spinlock it would drop the lock to allocate and retry, so a search
 /// followed by a store would no longer be atomic. With a mutex nothing is
 /// dropped and allocations may sleep. Every operation goes through the
+/// The name of every maple tree's lock. One static, not a literal in
+/// generic code: trees built in different crates would otherwise give
+/// lockdep two name pointers for the one class key, which it reports.
+static LOCK_NAME: &crate::str::CStr = crate::c_str!("MapleTree::lock");
+
+/// The lock class of every maple tree's lock, from non-generic code.
+#[inline(never)]
+fn lock_class() -> &'static crate::sync::LockClassKey {
+    crate::static_lock_class!()
+}
+
 /// [`Guard`] that [`MapleTree::lock`] returns.
 ///
 /// The tree owns its values: each stored range holds one value made by
@@ -119,7 +130,7 @@ impl<T: ForeignOwnable> MapleTree<T> {
                 ptr::write_bytes(slot, 0, 1);
                 (*slot).ma_flags = Self::FLAGS;
             }),
-            lock <- new_mutex!((), "MapleTree::lock"),
+            lock <- Mutex::new((), LOCK_NAME, lock_class()),
             _values: PhantomData,
         })
     }
