@@ -165,22 +165,26 @@ impl PageTagLayout {
     }
 
     /// The largest index the field holds.
+    #[inline]
     pub fn max_index(&self) -> usize {
         self.mask.load(Relaxed) >> self.shift.load(Relaxed)
     }
 
     /// The number of kernel tags.
+    #[inline]
     pub fn kernel_tags(&self) -> usize {
         self.kernel_bytes.load(Relaxed) / TAG_SIZE
     }
 
     /// The start of the module tag area.
+    #[inline]
     pub fn module_base(&self) -> usize {
         self.module_base.load(Relaxed)
     }
 
     /// The index of the module area's tag at `addr`, which may lie past the
     /// field's reach.
+    #[inline]
     pub fn module_index(&self, addr: usize) -> usize {
         FIRST_TAG_INDEX
             + (self.kernel_bytes.load(Relaxed) + addr.wrapping_sub(self.module_base.load(Relaxed)))

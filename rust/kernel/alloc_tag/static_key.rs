@@ -69,7 +69,9 @@ impl StaticKey {
     /// Returns the raw pointer to the C key.
     #[inline]
     pub fn as_ptr(&self) -> *mut bindings::static_key {
-        self.0.get()
+        // A cast, not `Opaque::get()`, which rustc does not inline across
+        // crates (keys are tested on hot paths).
+        core::ptr::from_ref(self).cast_mut().cast()
     }
 
     /// Returns whether the key is enabled, like `static_key_enabled()`.

@@ -60,7 +60,9 @@ impl Tag {
     /// Returns the raw pointer to the C struct.
     #[inline]
     pub fn as_ptr(&self) -> *mut bindings::alloc_tag {
-        self.0.get()
+        // A cast, not `Opaque::get()`: this is on the page allocator's hot
+        // path and rustc does not inline that across crates.
+        ptr::from_ref(self).cast_mut().cast()
     }
 
     /// Adds `bytes` and `calls` to this CPU's counters, like C's
@@ -72,7 +74,7 @@ impl Tag {
         // pointer while the tag is in use; the fields' addresses are offsets
         // from it, not dereferences.
         unsafe {
-            let c = (*self.0.get()).counters;
+            let c = (*self.as_ptr()).counters;
             this_cpu_add(ptr::addr_of_mut!((*c).bytes), bytes);
             this_cpu_add(ptr::addr_of_mut!((*c).calls), calls);
         }
