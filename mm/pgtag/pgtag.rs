@@ -93,13 +93,13 @@ enum Ref<'a> {
 }
 
 /// Access to one page's tag reference while it is held: C's
-/// `pgtag_ref_handle`.
+/// `pgtag_ref_handle`. [`with_handle`] gives one.
 ///
 /// # Invariants
 ///
 /// `Ext` holds a reference from `page_ext_get()` (put on drop) whose slot
 /// is at `page_alloc_tagging_ops.offset`; `Flags` is the `flags` word of a
-/// valid page. The caller of [`Handle::get`] owns the page's reference for
+/// valid page. The caller of [`with_handle`] owns the page's reference for
 /// the handle's life (it allocates or frees the page, or splits or migrates
 /// it), so nothing else writes the reference meanwhile; other flag bits may
 /// change at any time.
@@ -108,27 +108,54 @@ enum Handle<'a> {
     Flags(&'a AtomicUsize),
 }
 
-impl<'a> Handle<'a> {
-    /// The handle of `page`'s reference; `None` if the page has no page_ext
-    /// (yet).
-    ///
-    /// # Safety
-    ///
-    /// `page` is a valid page whose tag reference the caller owns for `'a`.
-    #[inline]
-    unsafe fn get(page: *mut bindings::page) -> Option<Self> {
-        if mem_profiling_compressed.is_enabled() {
-            // SAFETY: `page` is valid for `'a`; C only changes `flags` with
-            // atomic operations or while it owns the page as we do.
-            let flags = unsafe { AtomicUsize::from_ptr(ptr::addr_of_mut!((*page).flags)) };
-            return Some(Handle::Flags(flags));
-        }
-        // SAFETY: `page` is a valid page.
-        let ext = unsafe { bindings::page_ext_get(page) };
-        // INVARIANT: A page_ext reference, put on drop.
-        ptr::NonNull::new(ext).map(Handle::Ext)
+/// Runs `f` on the handle of `page`'s reference, or gives `none` if the
+/// page has no page_ext (yet).
+///
+/// The `page->flags` path is inlined into the caller and calls nothing, so
+/// it needs no stack frame; the page_ext path, which calls into page_ext,
+/// is a function of its own.
+///
+/// # Safety
+///
+/// `page` is a valid page whose tag reference the caller owns meanwhile.
+#[inline(always)]
+unsafe fn with_handle<R>(
+    page: *mut bindings::page,
+    none: R,
+    f: impl FnOnce(&Handle<'_>) -> R,
+) -> R {
+    if mem_profiling_compressed.is_enabled() {
+        // SAFETY: `page` is valid meanwhile; C changes `flags` only with
+        // atomic operations or while it owns the page, as the caller does.
+        let flags = unsafe { AtomicUsize::from_ptr(ptr::addr_of_mut!((*page).flags)) };
+        f(&Handle::Flags(flags))
+    } else {
+        // SAFETY: Per the safety requirements.
+        unsafe { with_page_ext(page, none, f) }
     }
+}
 
+/// [`with_handle`] in page_ext mode.
+///
+/// # Safety
+///
+/// As for [`with_handle`].
+#[inline(never)]
+unsafe fn with_page_ext<R>(
+    page: *mut bindings::page,
+    none: R,
+    f: impl FnOnce(&Handle<'_>) -> R,
+) -> R {
+    // SAFETY: `page` is a valid page.
+    let ext = unsafe { bindings::page_ext_get(page) };
+    match ptr::NonNull::new(ext) {
+        // INVARIANT: A page_ext reference, put when the handle drops.
+        Some(ext) => f(&Handle::Ext(ext)),
+        None => none,
+    }
+}
+
+impl Handle<'_> {
     /// The `union codetag_ref` in page_ext: one `struct codetag *`.
     fn slot(ext: ptr::NonNull<bindings::page_ext>) -> *mut *mut bindings::codetag {
         // SAFETY: page_ext set the offset at boot, before any page_ext
@@ -137,30 +164,46 @@ impl<'a> Handle<'a> {
         ext.as_ptr().cast::<u8>().wrapping_add(offset).cast()
     }
 
+    /// What a `page->flags` index stands for.
+    #[inline]
+    fn index_ref(index: usize) -> Ref<'static> {
+        match index {
+            NO_INDEX => Ref::None,
+            EMPTY_INDEX if DEBUG => Ref::Empty,
+            // Without debugging no marker is stored: `tag_of` checks.
+            i => match LAYOUT.tag_of(i) {
+                // SAFETY: Only indexes of tags are stored, and a tag with a
+                // page accounted to it stays (module tags are kept until
+                // their counters are zero).
+                Some(tag) => Ref::Tag(unsafe { Tag::from_raw(tag) }),
+                None => {
+                    if DEBUG {
+                        report_once("holds an index past the tags");
+                    }
+                    Ref::None
+                }
+            },
+        }
+    }
+
+    /// What a page_ext slot holds.
+    #[inline]
+    fn slot_ref(ct: *mut bindings::codetag) -> Ref<'static> {
+        match ct as usize {
+            0 => Ref::None,
+            EMPTY_INDEX if DEBUG => Ref::Empty,
+            // SAFETY: As above; `ct` is the first field of its allocation
+            // tag.
+            _ => Ref::Tag(unsafe { Tag::from_raw(ct.cast()) }),
+        }
+    }
+
     #[inline]
     fn read(&self) -> Ref<'static> {
         match self {
-            Handle::Flags(flags) => {
-                match LAYOUT.load(flags) {
-                    NO_INDEX => Ref::None,
-                    EMPTY_INDEX => Ref::Empty,
-                    // SAFETY: Only indexes of tags are stored, and a tag with
-                    // a page accounted to it stays (module tags are kept
-                    // until their counters are zero).
-                    i => Ref::Tag(unsafe { Tag::from_raw(LAYOUT.tag_of(i)) }),
-                }
-            }
-            Handle::Ext(ext) => {
-                // SAFETY: By the type invariant the slot is valid and ours.
-                let ct = unsafe { *Self::slot(*ext) };
-                match ct as usize {
-                    0 => Ref::None,
-                    EMPTY_INDEX if DEBUG => Ref::Empty,
-                    // SAFETY: As above; `ct` is the first field of its
-                    // allocation tag.
-                    _ => Ref::Tag(unsafe { Tag::from_raw(ct.cast()) }),
-                }
-            }
+            Handle::Flags(flags) => Self::index_ref(LAYOUT.load(flags)),
+            // SAFETY: By the type invariant the slot is valid and ours.
+            Handle::Ext(ext) => Self::slot_ref(unsafe { *Self::slot(*ext) }),
         }
     }
 
@@ -194,6 +237,31 @@ impl<'a> Handle<'a> {
             }
         }
         true
+    }
+
+    /// Records `tag` in a reference that holds [`Ref::None`] (a page being
+    /// allocated): [`Handle::update`] without the read-modify-write loop.
+    /// `false` (nothing recorded) if the tag has no index.
+    #[inline]
+    fn set(&self, tag: &Tag) -> bool {
+        match self {
+            Handle::Flags(flags) => LAYOUT.set_tag(flags, tag.as_ptr()),
+            Handle::Ext(_) => self.update(Ref::Tag(tag)),
+        }
+    }
+
+    /// Takes the reference away (a page being freed): what it was, and
+    /// [`Ref::None`] left behind.
+    #[inline]
+    fn take(&self) -> Ref<'static> {
+        match self {
+            Handle::Flags(flags) => Self::index_ref(LAYOUT.take(flags)),
+            Handle::Ext(ext) => {
+                let slot = Self::slot(*ext);
+                // SAFETY: By the type invariant the slot is valid and ours.
+                Self::slot_ref(unsafe { slot.replace(ptr::null_mut()) })
+            }
+        }
     }
 }
 
@@ -230,29 +298,30 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
     task: *mut bindings::task_struct,
     nr: c_uint,
 ) {
-    // SAFETY: The allocator owns the page's reference.
-    let Some(h) = (unsafe { Handle::get(page) }) else {
-        return;
-    };
     // SAFETY: `task` is live; its tag, if any, is a tag of a call site
     // running in it, which outlives the call.
     let tag = unsafe { (*task).alloc_tag };
-    if DEBUG {
-        if !matches!(h.read(), Ref::None) {
-            report_once("was not cleared before the page was allocated");
-        }
-        if tag.is_null() {
-            report_once("not set: current->alloc_tag is NULL");
-        }
-    }
-    if tag.is_null() {
+    if tag.is_null() && !DEBUG {
         return;
     }
-    // SAFETY: As above.
-    let tag = unsafe { Tag::from_raw(tag) };
-    if h.update(Ref::Tag(tag)) {
-        tag.count(PAGE_SIZE as u64 * u64::from(nr), 1);
-    }
+    let account = move |h: &Handle<'_>| {
+        if DEBUG {
+            if !matches!(h.read(), Ref::None) {
+                report_once("was not cleared before the page was allocated");
+            }
+            if tag.is_null() {
+                report_once("not set: current->alloc_tag is NULL");
+                return;
+            }
+        }
+        // SAFETY: As above.
+        let tag = unsafe { Tag::from_raw(tag) };
+        if h.set(tag) {
+            tag.count(PAGE_SIZE as u64 * u64::from(nr), 1);
+        }
+    };
+    // SAFETY: The allocator owns the page's reference.
+    unsafe { with_handle(page, (), account) }
 }
 
 /// `pgalloc_tag_sub()`: unaccounts `nr` pages from `page` on.
@@ -263,23 +332,19 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, nr: c_uint) {
     // SAFETY: The allocator owns the page's reference.
-    let Some(h) = (unsafe { Handle::get(page) }) else {
-        return;
-    };
-    match h.read() {
-        Ref::None => {
-            if DEBUG {
-                report_once("was not set when the page was freed");
+    unsafe {
+        with_handle(page, (), move |h| match h.take() {
+            Ref::None => {
+                if DEBUG {
+                    report_once("was not set when the page was freed");
+                }
             }
-        }
-        Ref::Empty => {
-            h.update(Ref::None);
-        }
-        Ref::Tag(tag) => {
-            h.update(Ref::None);
-            let bytes = PAGE_SIZE as u64 * u64::from(nr);
-            tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
-        }
+            Ref::Empty => {}
+            Ref::Tag(tag) => {
+                let bytes = PAGE_SIZE as u64 * u64::from(nr);
+                tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
+            }
+        })
     }
 }
 
@@ -291,18 +356,17 @@ pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, nr: c_uint
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bindings::alloc_tag {
     // SAFETY: The caller's reference keeps the page's tag reference.
-    let Some(h) = (unsafe { Handle::get(page) }) else {
-        return ptr::null_mut();
-    };
-    match h.read() {
-        Ref::Tag(tag) => tag.as_ptr(),
-        Ref::None => {
-            if DEBUG {
-                report_once("was not set when its tag was looked up");
+    unsafe {
+        with_handle(page, ptr::null_mut(), |h| match h.read() {
+            Ref::Tag(tag) => tag.as_ptr(),
+            Ref::None => {
+                if DEBUG {
+                    report_once("was not set when its tag was looked up");
+                }
+                ptr::null_mut()
             }
-            ptr::null_mut()
-        }
-        Ref::Empty => ptr::null_mut(),
+            Ref::Empty => ptr::null_mut(),
+        })
     }
 }
 
@@ -315,9 +379,7 @@ pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bi
 #[no_mangle]
 pub unsafe extern "C" fn __clear_page_tag_ref(page: *mut bindings::page) {
     // SAFETY: Per the safety requirements.
-    if let Some(h) = unsafe { Handle::get(page) } {
-        h.update(Ref::Empty);
-    }
+    unsafe { with_handle(page, false, |h| h.update(Ref::Empty)) };
 }
 
 /// `pgalloc_tag_split()`: after `folio` (of order `old_order`) was split in
@@ -345,12 +407,13 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
     let step = 1usize << new_order.clamp(0, old_order);
     for i in (step..1usize << old_order).step_by(step) {
         // SAFETY: `i` is a page of the old folio, owned by the caller.
-        let Some(h) = (unsafe { Handle::get(bindings::folio_page(folio, i as _)) }) else {
-            continue;
+        unsafe {
+            with_handle(bindings::folio_page(folio, i as _), (), |h| {
+                if h.update(Ref::Tag(tag)) {
+                    tag.count(0, 1);
+                }
+            })
         };
-        if h.update(Ref::Tag(tag)) {
-            tag.count(0, 1);
-        }
     }
 }
 
@@ -364,17 +427,16 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
 /// Both are valid folios owned by the migration code.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_swap(new: *mut bindings::folio, old: *mut bindings::folio) {
+    let (new, old) = (new.cast::<bindings::page>(), old.cast::<bindings::page>());
     // SAFETY: A folio starts with its head page; the caller owns both.
-    let (hn, ho) = unsafe {
-        (
-            Handle::get(new.cast::<bindings::page>()),
-            Handle::get(old.cast::<bindings::page>()),
-        )
-    };
-    if let (Some(hn), Some(ho)) = (hn, ho) {
-        let (rn, ro) = (hn.read(), ho.read());
-        hn.update(ro);
-        ho.update(rn);
+    unsafe {
+        with_handle(new, (), |hn| {
+            with_handle(old, (), |ho| {
+                let (rn, ro) = (hn.read(), ho.read());
+                hn.update(ro);
+                ho.update(rn);
+            })
+        })
     }
 }
 

@@ -24,7 +24,7 @@
 //! const OTHERS: usize = (1 << 3) | (1 << 19) | (1 << 32) | (1 << 40);
 //! const TOGGLES: usize = 200_000;
 //!
-//! unsafe extern "C" fn toggle(_: *mut core::ffi::c_void) {
+//! extern "C" fn toggle(_: *mut core::ffi::c_void) {
 //!     for _ in 0..TOGGLES {
 //!         WORD.fetch_xor(OTHERS, Relaxed);
 //!     }
@@ -34,13 +34,13 @@
 //! // SAFETY: Reads a counter of online CPUs.
 //! let cpus = unsafe { (*core::ptr::addr_of!(bindings::__num_online_cpus)).counter };
 //! if cpus > 1 {
-//!     // SAFETY: `toggle` is a valid callback that touches only statics; no
+//!     let f: unsafe extern "C" fn(*mut core::ffi::c_void) = toggle;
+//!     // SAFETY: `f` is a valid callback that touches only statics; no
 //!     // waiting, so it runs on the other CPUs while this one goes on.
-//!     unsafe { bindings::smp_call_function(Some(toggle), core::ptr::null_mut(), 0) };
+//!     unsafe { bindings::smp_call_function(Some(f), core::ptr::null_mut(), 0) };
 //! } else {
 //!     // One CPU: no concurrency to test, but the same result is due.
-//!     // SAFETY: As above.
-//!     unsafe { toggle(core::ptr::null_mut()) };
+//!     toggle(core::ptr::null_mut());
 //! }
 //! let mut stores = 0usize;
 //! while !DONE.load(Relaxed) || stores < 1000 {
@@ -56,7 +56,7 @@
 //! Kernel tags, then module tags, with the markers before them:
 //!
 //! ```
-//! use core::mem::size_of;
+//! use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 //! use kernel::{
 //!     alloc_tag::pgtag::{PageTagLayout, EMPTY_INDEX, FIRST_TAG_INDEX, NO_INDEX},
 //!     bindings,
@@ -68,9 +68,9 @@
 //! let layout = PageTagLayout::new();
 //! layout.set_field(3, 40); // indexes 0..=7
 //! layout.set_kernel_tags(kernel.as_ptr() as usize, 3);
-//! layout.set_module_area(area.as_ptr() as usize, area.len() * size_of::<bindings::alloc_tag>());
+//! layout.set_module_area(area.as_ptr() as usize, core::mem::size_of_val(area));
 //! assert_eq!((NO_INDEX, EMPTY_INDEX, FIRST_TAG_INDEX), (0, 1, 2));
-//! assert_eq!(layout.max_index(), 7);
+//! assert_eq!((layout.max_index(), layout.kernel_tags()), (7, 3));
 //! // The last kernel tag and the first module tag are neighbours.
 //! assert_eq!(layout.index_of(&kernel[0]), Some(2));
 //! assert_eq!(layout.index_of(&kernel[2]), Some(4));
@@ -78,18 +78,50 @@
 //! assert_eq!(layout.index_of(&area[2]), Some(7));
 //! // Past the field: no index (never recorded, so never counted).
 //! assert_eq!(layout.index_of(&area[3]), None);
+//! assert_eq!(layout.module_index(area[3..].as_ptr() as usize), 8);
 //! // Neither kernel nor area.
 //! assert_eq!(layout.index_of(&tags[3]), None);
 //! for (i, t) in [(2, &kernel[0]), (4, &kernel[2]), (5, &area[0]), (7, &area[2])] {
-//!     assert_eq!(layout.tag_of(i), core::ptr::from_ref(t));
+//!     assert_eq!(layout.tag_of(i), Some(core::ptr::from_ref(t)));
+//! }
+//! // The markers and what the field cannot hold stand for no tag.
+//! for i in [NO_INDEX, EMPTY_INDEX, 8, usize::MAX] {
+//!     assert_eq!(layout.tag_of(i), None);
 //! }
 //! // The markers and the tags go in and out of a word unchanged.
-//! let word = core::sync::atomic::AtomicUsize::new(usize::MAX);
+//! let word = AtomicUsize::new(usize::MAX);
 //! for i in [NO_INDEX, EMPTY_INDEX, 4, 5, 7] {
 //!     layout.store(&word, i);
 //!     assert_eq!(layout.load(&word), i);
-//!     assert_eq!(word.load(core::sync::atomic::Ordering::Relaxed) | (7 << 40), usize::MAX);
+//!     assert_eq!(word.load(Relaxed) | (7 << 40), usize::MAX);
 //! }
+//! // `set_tag` on a clear field, `take` back to clear; the other bits stay.
+//! let others = usize::MAX & !(7 << 40);
+//! let word = AtomicUsize::new(others);
+//! assert!(layout.set_tag(&word, &area[0]));
+//! assert_eq!(layout.load(&word), 5);
+//! assert_eq!((layout.take(&word), layout.take(&word)), (5, NO_INDEX));
+//! assert_eq!(word.load(Relaxed), others);
+//! // A tag without an index is not stored.
+//! assert!(!layout.set_tag(&word, &area[3]));
+//! assert_eq!(word.load(Relaxed), others);
+//! ```
+//!
+//! A field too narrow for every kernel tag gives indexes to the first ones
+//! and none to the module area:
+//!
+//! ```
+//! use kernel::{alloc_tag::pgtag::PageTagLayout, bindings};
+//!
+//! // SAFETY: An all-zero `alloc_tag` is valid (no pointers are followed).
+//! let tags: [bindings::alloc_tag; 8] = unsafe { core::mem::zeroed() };
+//! let layout = PageTagLayout::new();
+//! layout.set_field(2, 0); // indexes 0..=3: two tags
+//! layout.set_kernel_tags(tags.as_ptr() as usize, 5);
+//! layout.set_module_area(tags[5..].as_ptr() as usize, 3 * core::mem::size_of_val(&tags[0]));
+//! assert_eq!(layout.kernel_tags(), 2);
+//! assert_eq!((layout.index_of(&tags[1]), layout.index_of(&tags[2])), (Some(3), None));
+//! assert_eq!((layout.index_of(&tags[5]), layout.tag_of(3)), (None, Some(&raw const tags[1])));
 //! ```
 
 use crate::bindings;
@@ -113,13 +145,26 @@ const TAG_SIZE: usize = size_of::<bindings::alloc_tag>();
 /// index is stored, the module area before the first module tag exists)
 /// and read-only afterwards; the fields are atomics only so that a layout
 /// can be a static, and each access is a plain load or store.
+///
+/// # Invariants
+///
+/// `shift < usize::BITS` and `mask` is a run of ones from bit `shift` up;
+/// `kernel_reach + module_reach` is at most the bytes of the tags the field
+/// has indexes for, so every address [`PageTagLayout::tag_of`] gives is
+/// inside the kernel's tags or the module area.
 pub struct PageTagLayout {
     mask: AtomicUsize,
     shift: AtomicU32,
     kernel_start: AtomicUsize,
+    /// The kernel's tags, in bytes.
     kernel_bytes: AtomicUsize,
+    /// The bytes of the kernel's tags that have an index.
+    kernel_reach: AtomicUsize,
     module_base: AtomicUsize,
+    /// The area's size, whole tags only.
     module_bytes: AtomicUsize,
+    /// The bytes from `module_base` whose tags have an index.
+    module_reach: AtomicUsize,
 }
 
 impl Default for PageTagLayout {
@@ -131,13 +176,16 @@ impl Default for PageTagLayout {
 impl PageTagLayout {
     /// An empty layout: a one-bit field at bit 0, no tags.
     pub const fn new() -> Self {
+        // INVARIANT: Shift 0, mask one bit; no tags.
         Self {
             mask: AtomicUsize::new(1),
             shift: AtomicU32::new(0),
             kernel_start: AtomicUsize::new(0),
             kernel_bytes: AtomicUsize::new(0),
+            kernel_reach: AtomicUsize::new(0),
             module_base: AtomicUsize::new(0),
             module_bytes: AtomicUsize::new(0),
+            module_reach: AtomicUsize::new(0),
         }
     }
 
@@ -147,21 +195,41 @@ impl PageTagLayout {
         if bits == 0 || bits.saturating_add(shift) > usize::BITS {
             return;
         }
+        // INVARIANT: `shift < bits + shift <= usize::BITS`; the reaches
+        // follow.
         self.mask
             .store((usize::MAX >> (usize::BITS - bits)) << shift, Relaxed);
         self.shift.store(shift, Relaxed);
+        self.set_reach();
     }
 
     /// The kernel's tags: `count` of them from address `start`.
     pub fn set_kernel_tags(&self, start: usize, count: usize) {
         self.kernel_start.store(start, Relaxed);
-        self.kernel_bytes.store(count * TAG_SIZE, Relaxed);
+        self.kernel_bytes
+            .store(count.saturating_mul(TAG_SIZE), Relaxed);
+        self.set_reach();
     }
 
     /// The module tag area: `size` bytes from `base` (whole tags count).
     pub fn set_module_area(&self, base: usize, size: usize) {
         self.module_base.store(base, Relaxed);
         self.module_bytes.store(size - size % TAG_SIZE, Relaxed);
+        self.set_reach();
+    }
+
+    /// Gives indexes to as many tags as the field holds, the kernel's first.
+    fn set_reach(&self) {
+        let tags = self
+            .max_index()
+            .saturating_add(1)
+            .saturating_sub(FIRST_TAG_INDEX);
+        let room = tags.saturating_mul(TAG_SIZE);
+        let kernel = self.kernel_bytes.load(Relaxed).min(room);
+        // INVARIANT: Together at most `room`.
+        self.kernel_reach.store(kernel, Relaxed);
+        self.module_reach
+            .store(self.module_bytes.load(Relaxed).min(room - kernel), Relaxed);
     }
 
     /// The largest index the field holds.
@@ -170,10 +238,11 @@ impl PageTagLayout {
         self.mask.load(Relaxed) >> self.shift.load(Relaxed)
     }
 
-    /// The number of kernel tags.
+    /// The number of kernel tags that have an index (all of them, once
+    /// the field is wide enough).
     #[inline]
     pub fn kernel_tags(&self) -> usize {
-        self.kernel_bytes.load(Relaxed) / TAG_SIZE
+        self.kernel_reach.load(Relaxed) / TAG_SIZE
     }
 
     /// The start of the module tag area.
@@ -182,13 +251,12 @@ impl PageTagLayout {
         self.module_base.load(Relaxed)
     }
 
-    /// The index of the module area's tag at `addr`, which may lie past the
-    /// field's reach.
+    /// The index the module area's tag at `addr` has, or would have with a
+    /// field wide enough.
     #[inline]
     pub fn module_index(&self, addr: usize) -> usize {
-        FIRST_TAG_INDEX
-            + (self.kernel_bytes.load(Relaxed) + addr.wrapping_sub(self.module_base.load(Relaxed)))
-                / TAG_SIZE
+        let off = addr.wrapping_sub(self.module_base.load(Relaxed));
+        FIRST_TAG_INDEX + (self.kernel_reach.load(Relaxed) + off) / TAG_SIZE
     }
 
     /// The index of the tag at `tag`: kernel tags by their place in the
@@ -197,38 +265,49 @@ impl PageTagLayout {
     #[inline]
     pub fn index_of(&self, tag: *const bindings::alloc_tag) -> Option<usize> {
         let addr = tag as usize;
-        let kernel_bytes = self.kernel_bytes.load(Relaxed);
-        let off = addr.wrapping_sub(self.kernel_start.load(Relaxed));
-        let index = if off < kernel_bytes {
-            FIRST_TAG_INDEX + off / TAG_SIZE
-        } else {
-            let off = addr.wrapping_sub(self.module_base.load(Relaxed));
-            if off >= self.module_bytes.load(Relaxed) {
+        let kernel = self.kernel_reach.load(Relaxed);
+        let mut off = addr.wrapping_sub(self.kernel_start.load(Relaxed));
+        if off >= kernel {
+            let m = addr.wrapping_sub(self.module_base.load(Relaxed));
+            if m >= self.module_reach.load(Relaxed) {
                 return None;
             }
-            FIRST_TAG_INDEX + (kernel_bytes + off) / TAG_SIZE
-        };
-        (index <= self.max_index()).then_some(index)
+            // No overflow: both reaches together fit the field's tags.
+            off = kernel.wrapping_add(m);
+        }
+        Some(FIRST_TAG_INDEX + off / TAG_SIZE)
     }
 
-    /// The address of the tag `index` stands for; `index` is at least
-    /// [`FIRST_TAG_INDEX`] (the caller handles the markers).
+    /// The address of the tag `index` stands for; `None` for the markers
+    /// and for indexes past the field's reach.
     #[inline]
-    pub fn tag_of(&self, index: usize) -> *const bindings::alloc_tag {
-        let off = (index - FIRST_TAG_INDEX) * TAG_SIZE;
-        let kernel_bytes = self.kernel_bytes.load(Relaxed);
-        let addr = if off < kernel_bytes {
-            self.kernel_start.load(Relaxed) + off
+    pub fn tag_of(&self, index: usize) -> Option<*const bindings::alloc_tag> {
+        // A marker wraps around to a huge offset, past both reaches.
+        let off = index.wrapping_sub(FIRST_TAG_INDEX).wrapping_mul(TAG_SIZE);
+        let kernel = self.kernel_reach.load(Relaxed);
+        let addr = if off < kernel {
+            self.kernel_start.load(Relaxed).wrapping_add(off)
         } else {
-            self.module_base.load(Relaxed) + off - kernel_bytes
+            let m = off.wrapping_sub(kernel);
+            if m >= self.module_reach.load(Relaxed) {
+                return None;
+            }
+            self.module_base.load(Relaxed).wrapping_add(m)
         };
-        addr as *const bindings::alloc_tag
+        Some(addr as *const bindings::alloc_tag)
+    }
+
+    /// The field's bits for `index` (the bits past the field dropped).
+    #[inline]
+    fn bits(&self, index: usize) -> usize {
+        // By the type invariant the shift is less than the word's width.
+        index.wrapping_shl(self.shift.load(Relaxed)) & self.mask.load(Relaxed)
     }
 
     /// The index stored in `word`.
     #[inline]
     pub fn load(&self, word: &AtomicUsize) -> usize {
-        (word.load(Relaxed) & self.mask.load(Relaxed)) >> self.shift.load(Relaxed)
+        (word.load(Relaxed) & self.mask.load(Relaxed)).wrapping_shr(self.shift.load(Relaxed))
     }
 
     /// Stores `index` (at most [`PageTagLayout::max_index`]) in `word`,
@@ -237,10 +316,40 @@ impl PageTagLayout {
     #[inline]
     pub fn store(&self, word: &AtomicUsize, index: usize) {
         let mask = self.mask.load(Relaxed);
-        let bits = (index << self.shift.load(Relaxed)) & mask;
+        let bits = self.bits(index);
         let mut old = word.load(Relaxed);
         while let Err(now) = word.compare_exchange_weak(old, old & !mask | bits, Relaxed, Relaxed) {
             old = now;
         }
+    }
+
+    /// Stores the index of `tag` in `word` whose field holds [`NO_INDEX`]:
+    /// one atomic OR, which leaves the other bits as they are. `false`
+    /// (nothing stored) if the tag has no index.
+    ///
+    /// On a field that was not clear, the result is some index of the
+    /// field: wrong, but [`PageTagLayout::tag_of`] still maps it to a tag or
+    /// to `None`.
+    #[inline]
+    pub fn set_tag(&self, word: &AtomicUsize, tag: *const bindings::alloc_tag) -> bool {
+        let Some(index) = self.index_of(tag) else {
+            return false;
+        };
+        // No mask needed: by the type invariant an index of a tag is at most
+        // the largest the field holds, so its bits stay in the field.
+        word.fetch_or(index.wrapping_shl(self.shift.load(Relaxed)), Relaxed);
+        true
+    }
+
+    /// Takes the index out of `word`: returns it and leaves [`NO_INDEX`],
+    /// with an atomic AND that leaves the other bits as they are. The
+    /// caller is the only writer of the field meanwhile.
+    #[inline]
+    pub fn take(&self, word: &AtomicUsize) -> usize {
+        let index = self.load(word);
+        if index != NO_INDEX {
+            word.fetch_and(!self.mask.load(Relaxed), Relaxed);
+        }
+        index
     }
 }

@@ -71,13 +71,8 @@ impl Tag {
     #[inline]
     pub fn count(&self, bytes: u64, calls: u64) {
         // SAFETY: By the type invariant `counters` is a valid per-CPU
-        // pointer while the tag is in use; the fields' addresses are offsets
-        // from it, not dereferences.
-        unsafe {
-            let c = (*self.as_ptr()).counters;
-            this_cpu_add(ptr::addr_of_mut!((*c).bytes), bytes);
-            this_cpu_add(ptr::addr_of_mut!((*c).calls), calls);
-        }
+        // pointer while the tag is in use.
+        unsafe { this_cpu_count((*self.as_ptr()).counters, bytes, calls) };
     }
 
     /// Returns the tag's code tag.
@@ -173,33 +168,52 @@ impl Tag {
     }
 }
 
-/// Adds `v` to this CPU's instance of the per-CPU `u64` at `p`.
+/// Adds `bytes` and `calls` to this CPU's instance of the per-CPU counters
+/// at `c`.
 ///
-/// One instruction on x86-64, as in C, so no CPU switch or interrupt can
-/// come between the read and the write; elsewhere C's `this_cpu_add()`.
+/// One instruction each on x86-64, as in C, so no CPU switch or interrupt
+/// can come between a read and its write; elsewhere C's `this_cpu_add()`.
 ///
 /// # Safety
 ///
-/// `p` is a valid per-CPU pointer to a `u64`.
+/// `c` is a valid per-CPU pointer.
 #[inline(always)]
-unsafe fn this_cpu_add(p: *mut u64, v: u64) {
-    // SAFETY: Per the safety requirements, `p` is an offset in the per-CPU
-    // segment (`%gs`) of an aligned `u64`; on !SMP a plain address.
+unsafe fn this_cpu_count(c: *mut bindings::alloc_tag_counters, bytes: u64, calls: u64) {
+    // SAFETY: Per the safety requirements, `c` is an offset in the per-CPU
+    // segment (`%gs`) of the aligned `u64` counters; on !SMP a plain address.
     #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
     unsafe {
-        core::arch::asm!("add qword ptr gs:[{p}], {v}", p = in(reg) p, v = in(reg) v,
-                         options(nostack))
+        core::arch::asm!(
+            "add qword ptr gs:[{c} + {bytes_at}], {bytes}",
+            "add qword ptr gs:[{c} + {calls_at}], {calls}",
+            c = in(reg) c,
+            bytes = in(reg) bytes,
+            calls = in(reg) calls,
+            bytes_at = const core::mem::offset_of!(bindings::alloc_tag_counters, bytes),
+            calls_at = const core::mem::offset_of!(bindings::alloc_tag_counters, calls),
+            options(nostack)
+        )
     };
     // SAFETY: As above.
     #[cfg(all(CONFIG_X86_64, not(CONFIG_SMP)))]
     unsafe {
-        core::arch::asm!("add qword ptr [{p}], {v}", p = in(reg) p, v = in(reg) v,
-                         options(nostack))
+        core::arch::asm!(
+            "add qword ptr [{c} + {bytes_at}], {bytes}",
+            "add qword ptr [{c} + {calls_at}], {calls}",
+            c = in(reg) c,
+            bytes = in(reg) bytes,
+            calls = in(reg) calls,
+            bytes_at = const core::mem::offset_of!(bindings::alloc_tag_counters, bytes),
+            calls_at = const core::mem::offset_of!(bindings::alloc_tag_counters, calls),
+            options(nostack)
+        )
     };
-    // SAFETY: Per the safety requirements.
+    // SAFETY: Per the safety requirements; the fields' addresses are
+    // offsets from `c`, not dereferences.
     #[cfg(not(CONFIG_X86_64))]
     unsafe {
-        bindings::alloc_tag_this_cpu_add(p, v)
+        bindings::alloc_tag_this_cpu_add(ptr::addr_of_mut!((*c).bytes), bytes);
+        bindings::alloc_tag_this_cpu_add(ptr::addr_of_mut!((*c).calls), calls);
     };
 }
 
