@@ -6,6 +6,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # here; git ignores it. Point ALLOC_TAG_BUILD elsewhere to share a cache.
 BUILD=${ALLOC_TAG_BUILD:-$ROOT/build}
 LINUX_TARBALL=${LINUX_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+# Upstream's own C implementation of the series, the benchmark's anchor.
+UPSTREAM_PACKAGE=linux-source-7.3
+UPSTREAM_SUITE=trixie-backports
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -23,7 +26,7 @@ step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The two trees: ours (base + our files + patches) and the C reference.
-tree_dir() { echo "$BUILD/src-$1"; }      # rust | ref
+tree_dir() { echo "$BUILD/src-$1"; }      # rust | ref | upstream
 out_dir() { echo "$BUILD/out-$1-${2:-default}"; }  # kernel, config
 
 kmake() {

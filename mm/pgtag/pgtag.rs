@@ -15,9 +15,14 @@
 //!
 //! [`Handle`] (C's `pgtag_ref_handle` in the upstream design) hides which:
 //! every path (add, sub, get, clear, split, the migration swap) gets a
-//! handle, reads or updates the reference and drops the handle. C calls
-//! these paths only while profiling is enabled: the static key test stays
-//! inline in `include/linux/pgalloc_tag.h`.
+//! handle from [`with_handle`], reads, updates, sets or takes the reference,
+//! and drops the handle. C calls these paths only while profiling is
+//! enabled: the static key test stays inline in `include/linux/pgalloc_tag.h`.
+//!
+//! The allocator's paths (add, sub, get) are built for instruction count:
+//! in compressed mode each is one function without a stack frame that sets
+//! an index with one atomic OR and clears it with one atomic AND
+//! (`scripts/trace` shows where each instruction goes).
 //!
 //! Setup comes from `lib/alloc_tag_rs/` (the boot parameter and the module
 //! tag area) through [`pgtag_compressed_setup`], [`pgtag_set_module_area`]
@@ -395,7 +400,7 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
     old_order: c_int,
     new_order: c_int,
 ) {
-    // SAFETY: A folio starts with its head page.
+    // A folio starts with its head page.
     let head = folio.cast::<bindings::page>();
     // SAFETY: The caller owns the folio.
     let tag = unsafe { __pgalloc_tag_get(head) };
