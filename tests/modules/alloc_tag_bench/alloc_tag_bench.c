@@ -23,6 +23,7 @@
  *               load) with ENOMEM, iterations out of 1..100000000 with
  *               EINVAL. Reads how many runs completed.
  */
+#include <linux/cpu.h>
 #include <linux/gfp.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
@@ -104,7 +105,7 @@ struct bench_result {
 	u64 per_op[3];
 };
 
-/* Runs on the CPU bench_run() picked (work_on_cpu_safe()). */
+/* Runs on the CPU bench_run() picked (work_on_cpu()). */
 static long bench_loops(void *arg)
 {
 	static const int orders[] = { 0, BENCH_PAGE_ORDER, -1 };
@@ -127,13 +128,17 @@ static long bench_loops(void *arg)
 static int bench_run(void)
 {
 	struct bench_result res = { .n = iterations };
-	int cpu = cpumask_first(cpu_online_mask);
 	u64 *p = res.per_op;
 	long ret;
+	int cpu;
 
 	if (res.n == 0 || res.n > BENCH_MAX_ITERATIONS)
 		return -EINVAL;
-	ret = work_on_cpu_safe(cpu, bench_loops, &res);
+	/* work_on_cpu_safe() is gone from 7.x (scripts/bench --upstream) */
+	cpus_read_lock();
+	cpu = cpumask_first(cpu_online_mask);
+	ret = work_on_cpu(cpu, bench_loops, &res);
+	cpus_read_unlock();
 	if (ret) {
 		pr_err("alloc_tag_bench: run failed (%ld)\n", ret);
 		return ret;
