@@ -20,9 +20,9 @@
 //! enabled: the static key test stays inline in `include/linux/pgalloc_tag.h`.
 //!
 //! The allocator's paths (add, sub, get) are built for instruction count:
-//! in compressed mode each is one function without a stack frame that sets
-//! an index with one atomic OR and clears it with one atomic AND
-//! (`scripts/trace` shows where each instruction goes).
+//! in compressed mode each is one function without a stack frame; an index
+//! is set with one compare-and-exchange (loop) and cleared with one atomic
+//! AND (`scripts/trace` shows where each instruction goes).
 //!
 //! Setup comes from `lib/alloc_tag_rs/` (the boot parameter and the module
 //! tag area) through [`pgtag_compressed_setup`], [`pgtag_set_module_area`]
@@ -244,17 +244,6 @@ impl Handle<'_> {
         true
     }
 
-    /// Records `tag` in a reference that holds [`Ref::None`] (a page being
-    /// allocated): [`Handle::update`] without the read-modify-write loop.
-    /// `false` (nothing recorded) if the tag has no index.
-    #[inline]
-    fn set(&self, tag: &Tag) -> bool {
-        match self {
-            Handle::Flags(flags) => LAYOUT.set_tag(flags, tag.as_ptr()),
-            Handle::Ext(_) => self.update(Ref::Tag(tag)),
-        }
-    }
-
     /// Takes the reference away (a page being freed): what it was, and
     /// [`Ref::None`] left behind.
     #[inline]
@@ -321,7 +310,11 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
         }
         // SAFETY: As above.
         let tag = unsafe { Tag::from_raw(tag) };
-        if h.set(tag) {
+        // Not a plain OR into the field even though the page is being
+        // allocated: a page freed while profiling was switched off keeps
+        // its index, and OR-ing another one into it would make an index of
+        // neither (maybe of module tags whose memory is gone).
+        if h.update(Ref::Tag(tag)) {
             tag.count(PAGE_SIZE as u64 * u64::from(nr), 1);
         }
     };

@@ -95,15 +95,13 @@
 //!     assert_eq!(layout.load(&word), i);
 //!     assert_eq!(word.load(Relaxed) | (7 << 40), usize::MAX);
 //! }
-//! // `set_tag` on a clear field, `take` back to clear; the other bits stay.
+//! // A store replaces a stale index (2 | 5 would be 7), and `take` leaves
+//! // the field clear; the other bits stay.
 //! let others = usize::MAX & !(7 << 40);
-//! let word = AtomicUsize::new(others);
-//! assert!(layout.set_tag(&word, &area[0]));
+//! let word = AtomicUsize::new(others | (2 << 40));
+//! layout.store(&word, 5);
 //! assert_eq!(layout.load(&word), 5);
 //! assert_eq!((layout.take(&word), layout.take(&word)), (5, NO_INDEX));
-//! assert_eq!(word.load(Relaxed), others);
-//! // A tag without an index is not stored.
-//! assert!(!layout.set_tag(&word, &area[3]));
 //! assert_eq!(word.load(Relaxed), others);
 //! ```
 //!
@@ -321,24 +319,6 @@ impl PageTagLayout {
         while let Err(now) = word.compare_exchange_weak(old, old & !mask | bits, Relaxed, Relaxed) {
             old = now;
         }
-    }
-
-    /// Stores the index of `tag` in `word` whose field holds [`NO_INDEX`]:
-    /// one atomic OR, which leaves the other bits as they are. `false`
-    /// (nothing stored) if the tag has no index.
-    ///
-    /// On a field that was not clear, the result is some index of the
-    /// field: wrong, but [`PageTagLayout::tag_of`] still maps it to a tag or
-    /// to `None`.
-    #[inline]
-    pub fn set_tag(&self, word: &AtomicUsize, tag: *const bindings::alloc_tag) -> bool {
-        let Some(index) = self.index_of(tag) else {
-            return false;
-        };
-        // No mask needed: by the type invariant an index of a tag is at most
-        // the largest the field holds, so its bits stay in the field.
-        word.fetch_or(index.wrapping_shl(self.shift.load(Relaxed)), Relaxed);
-        true
     }
 
     /// Takes the index out of `word`: returns it and leaves [`NO_INDEX`],

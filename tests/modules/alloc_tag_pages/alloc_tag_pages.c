@@ -14,6 +14,11 @@
  *               __free_pages() it: the 7 other pages are freed, the first
  *               stays; write 0: free that page. Reads 1 while it is held
  *   tail_line   (ro) the line of that allocation (0 until the first)
+ *   single      (rw) write 1: allocate one page at single_line and hold it;
+ *               write 0: free it. Reads 1 while it is held
+ *   single_line (ro) the line of that allocation (0 until the first)
+ *   single_reused (ro) 1 if that page is the split page freed last (a
+ *               freed page is handed out again first on the same CPU)
  *
  * Unloading frees whatever is held.
  */
@@ -38,12 +43,22 @@ static DEFINE_MUTEX(pages_lock);
 static struct page *split_pages[PAGES_NR];
 static unsigned int split_held;
 static struct page *tail_page;
+static struct page *single_page;
+/* The split page freed last, compared, never dereferenced. */
+static struct page *split_last_freed;
+static int single_reused;
+module_param(single_reused, int, 0444);
+MODULE_PARM_DESC(single_reused, "1: the single page is the split page freed last");
+static int single_line;
+module_param(single_line, int, 0444);
+MODULE_PARM_DESC(single_line, "source line of the single page");
 
 /* Frees split pages, the last first, until @keep are held. */
 static void split_free_to(unsigned int keep)
 {
 	while (split_held > keep) {
-		__free_page(split_pages[--split_held]);
+		split_last_freed = split_pages[--split_held];
+		__free_page(split_pages[split_held]);
 		split_pages[split_held] = NULL;
 	}
 }
@@ -130,6 +145,43 @@ static const struct kernel_param_ops tail_ops = {
 module_param_cb(tail, &tail_ops, NULL, 0644);
 MODULE_PARM_DESC(tail, "1: free an order-3 block but its first page, 0: free that");
 
+static int single_set(const char *val, const struct kernel_param *kp)
+{
+	struct page *page;
+	bool want;
+	int ret = kstrtobool(val, &want);
+
+	if (ret)
+		return ret;
+	mutex_lock(&pages_lock);
+	if (want && !single_page) {
+		page = (single_line = __LINE__, alloc_page(GFP_KERNEL));
+		if (page) {
+			single_reused = page == split_last_freed;
+			single_page = page;
+		} else {
+			ret = -ENOMEM;
+		}
+	} else if (!want && single_page) {
+		__free_page(single_page);
+		single_page = NULL;
+	}
+	mutex_unlock(&pages_lock);
+	return ret;
+}
+
+static int single_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", single_page != NULL);
+}
+
+static const struct kernel_param_ops single_ops = {
+	.set = single_set,
+	.get = single_get,
+};
+module_param_cb(single, &single_ops, NULL, 0644);
+MODULE_PARM_DESC(single, "1: allocate and hold one page, 0: free it");
+
 static int __init alloc_tag_pages_init(void)
 {
 	return 0;
@@ -142,6 +194,9 @@ static void __exit alloc_tag_pages_exit(void)
 	if (tail_page)
 		__free_page(tail_page);
 	tail_page = NULL;
+	if (single_page)
+		__free_page(single_page);
+	single_page = NULL;
 	mutex_unlock(&pages_lock);
 }
 

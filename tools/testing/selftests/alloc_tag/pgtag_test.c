@@ -23,6 +23,8 @@
 #include "../kselftest_harness.h"
 #include "alloc_tag_util.h"
 
+#include <sched.h>
+
 #define COMPRESSED_SYSCTL	"/proc/sys/vm/mem_profiling_compressed"
 #define MANY_NAME		"alloc_tag_many"
 #define PAGES_NAME		"alloc_tag_pages"
@@ -164,6 +166,49 @@ TEST(tail_pages_freed_first)
 	EXPECT_TRUE(row_is(line, 1, 1)) TH_LOG("tail pages freed: %s", why);
 	ASSERT_EQ(0, set_pages("tail", "0"));
 	EXPECT_TRUE(row_is(line, 0, 0)) TH_LOG("first page freed: %s", why);
+	EXPECT_EQ(0, at_unload_module_name(PAGES_NAME));
+}
+
+/*
+ * A page freed while profiling is off keeps its tag reference (nothing
+ * unaccounts it); allocated again with profiling on it must count to its
+ * new tag only. In page->flags, OR-ing the new index into the stale one
+ * would make an index of neither. Needs the freed page back: the test
+ * stays on one CPU, whose free list hands out the page freed last first,
+ * and skips if another page came.
+ */
+TEST(stale_reference_is_replaced)
+{
+	long long split_line, line;
+	cpu_set_t cpu;
+
+	if (at_sysctl() != 1)
+		SKIP(return, "memory allocation profiling is off");
+	if (access(AT_SYSCTL, W_OK) || at_write_file(AT_SYSCTL, "1"))
+		SKIP(return, "%s is read-only", AT_SYSCTL);
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	ASSERT_EQ(0, load_pages());
+	ASSERT_EQ(0, set_pages("split", "1"));
+	split_line = at_mod_param(PAGES_NAME, "split_line");
+	ASSERT_EQ(0, at_write_file(AT_SYSCTL, "0"));
+	/* Freed unaccounted: the split row keeps its page for good. */
+	EXPECT_EQ(0, set_pages("split", "0"));
+	ASSERT_EQ(0, at_write_file(AT_SYSCTL, "1"));
+	ASSERT_EQ(0, set_pages("single", "1"));
+	line = at_mod_param(PAGES_NAME, "single_line");
+	ASSERT_LT(0, line);
+	if (at_mod_param(PAGES_NAME, "single_reused") != 1) {
+		set_pages("single", "0");
+		at_unload_module_name(PAGES_NAME);
+		SKIP(return, "the page freed last did not come back");
+	}
+	EXPECT_TRUE(row_is(line, 1, 1)) TH_LOG("reused page: %s", why);
+	EXPECT_TRUE(row_is(split_line, 1, 1)) TH_LOG("stale tag: %s", why);
+	ASSERT_EQ(0, set_pages("single", "0"));
+	EXPECT_TRUE(row_is(line, 0, 0)) TH_LOG("freed: %s", why);
+	EXPECT_TRUE(row_is(split_line, 1, 1)) TH_LOG("stale tag after the free: %s", why);
 	EXPECT_EQ(0, at_unload_module_name(PAGES_NAME));
 }
 
