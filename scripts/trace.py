@@ -69,10 +69,11 @@ def main():
             addr = syms[func]
             run_to(addr, cond, SKIP)
             for _ in range(iterations):
-                for _ in range(MAX_STEPS):
+                for step in range(MAX_STEPS):
                     out.write(f"{loop} {pc():x}\n")
                     gdb.execute("stepi", to_string=True)
-                    if entered(addr, cond):
+                    # A step that did not leave the entry is no iteration.
+                    if step > 0 and entered(addr, cond):
                         break
                 else:
                     raise gdb.GdbError(f"{loop}: no new iteration in {MAX_STEPS} steps")
