@@ -280,17 +280,19 @@ fn report_once(what: &str) {
     }
 }
 
-/// `pgalloc_tag_add()`: accounts `nr` pages from `page` on to `task`'s tag.
+/// `pgalloc_tag_add()`: accounts the `2^order` pages from `page` on to
+/// `task`'s tag.
 ///
 /// # Safety
 ///
-/// `page` is a page being allocated and `task` a live task (C passes
+/// `page` is a page being allocated, of an order the buddy allocator has
+/// (less than `MAX_PAGE_ORDER + 1`), and `task` a live task (C passes
 /// `current`).
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_add(
     page: *mut bindings::page,
     task: *mut bindings::task_struct,
-    nr: c_uint,
+    order: c_uint,
 ) {
     // SAFETY: `task` is live; its tag, if any, is a tag of a call site
     // running in it, which outlives the call.
@@ -315,20 +317,21 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
         // its index, and OR-ing another one into it would make an index of
         // neither (maybe of module tags whose memory is gone).
         if h.update(Ref::Tag(tag)) {
-            tag.count(PAGE_SIZE as u64 * u64::from(nr), 1);
+            // No overflow: the order is at most `MAX_PAGE_ORDER`.
+            tag.count((PAGE_SIZE as u64).wrapping_shl(order), 1);
         }
     };
     // SAFETY: The allocator owns the page's reference.
     unsafe { with_handle(page, (), account) }
 }
 
-/// `pgalloc_tag_sub()`: unaccounts `nr` pages from `page` on.
+/// `pgalloc_tag_sub()`: unaccounts the `2^order` pages from `page` on.
 ///
 /// # Safety
 ///
-/// `page` is a page being freed.
+/// `page` is a page being freed, of an order the buddy allocator has.
 #[no_mangle]
-pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, nr: c_uint) {
+pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_uint) {
     // SAFETY: The allocator owns the page's reference.
     unsafe {
         with_handle(page, (), move |h| match h.take() {
@@ -339,7 +342,8 @@ pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, nr: c_uint
             }
             Ref::Empty => {}
             Ref::Tag(tag) => {
-                let bytes = PAGE_SIZE as u64 * u64::from(nr);
+                // No overflow: the order is at most `MAX_PAGE_ORDER`.
+                let bytes = (PAGE_SIZE as u64).wrapping_shl(order);
                 tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
             }
         })
