@@ -285,8 +285,8 @@ fn report_once(what: &str) {
 ///
 /// # Safety
 ///
-/// `page` is a page being allocated, of an order the buddy allocator has
-/// (less than `MAX_PAGE_ORDER + 1`), and `task` a live task (C passes
+/// `page` is a page being allocated, of order at most `MAX_PAGE_ORDER`,
+/// and `task` a live task (C passes
 /// `current`).
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_add(
@@ -329,7 +329,7 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
 ///
 /// # Safety
 ///
-/// `page` is a page being freed, of an order the buddy allocator has.
+/// `page` is a page being freed, of order at most `MAX_PAGE_ORDER`.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_uint) {
     // SAFETY: The allocator owns the page's reference.
@@ -350,7 +350,7 @@ pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_u
     }
 }
 
-/// `pgalloc_tag_get()`: the tag `page` is accounted to, or NULL.
+/// `pgalloc_tag_get_tails()`: the tag `page` is accounted to, or NULL.
 ///
 /// # Safety
 ///
