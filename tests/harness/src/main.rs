@@ -4,6 +4,10 @@
 //! harness ktap FILE          list the KTAP results in a console log and end
 //!                            with "N passed, N failed, N skipped"; exit 1 on
 //!                            any failure or when there is no result at all
+//! harness kernel-log FILE  the first kernel report (WARN, BUG, oops, KASAN,
+//!                            lockdep, ...) in a kernel log: prints "FAIL
+//!                            FILE:LINE: LINES" (its first lines) and exits
+//!                            1, or "PASS FILE"
 //! harness top N FILE         the N largest /proc/allocinfo rows, readable
 //! harness oracle A B [--ignore-files FILE]
 //!                            compare two /proc/allocinfo dumps: header
@@ -14,7 +18,7 @@
 //!                            one dump; exit 1 if they differ
 //! ```
 
-use harness::{allocinfo, ktap, oracle};
+use harness::{allocinfo, kmsg, ktap, oracle};
 use std::process::ExitCode;
 
 fn read(path: &str) -> Result<String, String> {
@@ -45,6 +49,20 @@ fn cmd_ktap(path: &str) -> Result<ExitCode, String> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+fn cmd_kernel_log(path: &str) -> Result<ExitCode, String> {
+    let log = read(path)?;
+    Ok(match kmsg::find(&log) {
+        Some(r) => {
+            println!("FAIL {path}:{}: {}", r.line, r.summary());
+            ExitCode::FAILURE
+        }
+        None => {
+            println!("PASS {path}");
+            ExitCode::SUCCESS
+        }
     })
 }
 
@@ -91,10 +109,12 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ktap", path] => cmd_ktap(path),
+        ["kernel-log", path] => cmd_kernel_log(path),
         ["top", n, path] => cmd_top(n, path),
         ["oracle", a, b] => cmd_oracle(a, b, None),
         ["oracle", a, b, "--ignore-files", f] => cmd_oracle(a, b, Some(f)),
-        _ => Err("usage: harness ktap FILE | harness top N FILE | \
+        _ => Err("usage: harness ktap FILE | harness kernel-log FILE | \
+                  harness top N FILE | \
                   harness oracle A B [--ignore-files FILE]"
             .to_string()),
     };

@@ -18,10 +18,15 @@
  *             good, no /proc/allocinfo, modules still work
  *   areafull  alloc_tag.module_tags=1: the test module's tags do not fit,
  *             profiling is disabled for good, /proc/allocinfo is frozen,
- *             modules still work
+ *             modules still work; a load that fails before the module is
+ *             formed does not disable profiling
+ *   areatight room for the test module's tags and one more: the one tag of
+ *             alloc_tag_align64, which asks for a 64-byte alignment, does
+ *             not fit after them; profiling is disabled and it loads
  *
- * Uses the modules alloc_tag_test, alloc_tag_keeper and alloc_tag_align of
- * tests/modules/, from /modules/ (or next to $ALLOC_TAG_TEST_MODULE).
+ * Uses the modules alloc_tag_test, alloc_tag_keeper, alloc_tag_align and
+ * alloc_tag_align64 of tests/modules/, from /modules/ (or next to
+ * $ALLOC_TAG_TEST_MODULE).
  */
 #include "../kselftest_harness.h"
 #include "alloc_tag_util.h"
@@ -35,6 +40,7 @@
 /* Every how many cycles the rows are checked. */
 #define CYCLE_CHECK	50
 #define ALIGN_NAME	"alloc_tag_align"
+#define ALIGN64_NAME	"alloc_tag_align64"
 
 #define NOAREA_MSG	"alloc_tag: " TAGS_PARAM "=0: no module tag area; " \
 			"disabling memory allocation profiling"
@@ -43,12 +49,13 @@
 #define RECLAIM_MSG	"alloc_tag: reclaimed the tags of unloaded module " \
 			AT_MOD_NAME
 
-enum expect { EXPECT_DEFAULT, EXPECT_NOAREA, EXPECT_AREAFULL };
+enum expect { EXPECT_DEFAULT, EXPECT_NOAREA, EXPECT_AREAFULL, EXPECT_AREATIGHT };
 
 static const char *const expect_names[] = {
 	[EXPECT_DEFAULT] = "default",
 	[EXPECT_NOAREA] = "noarea",
 	[EXPECT_AREAFULL] = "areafull",
+	[EXPECT_AREATIGHT] = "areatight",
 };
 
 static char why[2048];
@@ -64,7 +71,7 @@ static enum expect expectation(void)
 	for (i = 0; i < sizeof(expect_names) / sizeof(expect_names[0]); i++)
 		if (!strcmp(e, expect_names[i]))
 			return i;
-	fprintf(stderr, "ALLOC_TAG_EXPECT=%s: want default, on, noarea or areafull\n", e);
+	fprintf(stderr, "ALLOC_TAG_EXPECT=%s: want default, on, noarea, areafull or areatight\n", e);
 	exit(KSFT_FAIL);
 }
 
@@ -459,6 +466,41 @@ FIXTURE_TEARDOWN(areafull)
 }
 
 /*
+ * A load that fails after the loader has laid the module out (here: its
+ * arguments cannot be read) leaves profiling on, though the module's tags
+ * would not have fitted: only a module that loads may turn profiling off.
+ * Runs before the tests below, whose load does turn it off.
+ */
+TEST_F(areafull, failed_load_keeps_profiling)
+{
+	static const char *const no_room[] = { NOROOM_MSG, NULL };
+	int fd, ret, kmsg;
+	char *log;
+
+	ASSERT_EQ(1, at_sysctl()) TH_LOG("profiling is off before the test");
+	fd = open(at_module_path(), O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", at_module_path(), strerror(errno));
+	kmsg = at_kmsg_open(false);
+	ASSERT_LE(0, kmsg);
+	/* An argument string at an address that cannot be read. */
+	ret = syscall(SYS_finit_module, fd, (const char *)8, 0) ? -errno : 0;
+	log = at_kmsg_read(kmsg);
+	close(kmsg);
+	close(fd);
+	if (!ret)
+		at_unload_module();
+	EXPECT_EQ(-EFAULT, ret)
+		TH_LOG("loading with unreadable arguments: %s",
+		       ret ? strerror(-ret) : "loaded");
+	ASSERT_NE(NULL, log);
+	EXPECT_FALSE(at_log_find(log, no_room, why, sizeof(why)))
+		TH_LOG("the failed load logged: %s", why);
+	free(log);
+	EXPECT_EQ(1, at_sysctl());
+	EXPECT_EQ(0, at_write_file(AT_SYSCTL, "1\n"));
+}
+
+/*
  * Loading the test module says its tags do not fit, and in what: "alloc_tag:
  * module alloc_tag_test: no room for <n> bytes of tags in the module tag
  * area (<used> of <capacity> bytes used); disabling memory allocation
@@ -506,6 +548,74 @@ TEST_F(areafull, sysctl_locked)
 TEST_F(areafull, module_works_uncounted)
 {
 	module_works(_metadata, true);
+}
+
+/* The boot with room for the test module's tags and one more. */
+FIXTURE(areatight) {};
+
+FIXTURE_SETUP(areatight)
+{
+	const char *skip = skip_reason(EXPECT_AREATIGHT);
+
+	if (skip)
+		SKIP(return, "%s", skip);
+	at_module_reset();
+}
+
+FIXTURE_TEARDOWN(areatight)
+{
+	if (at_module_is_loaded(ALIGN64_NAME))
+		at_unload_module_name(ALIGN64_NAME);
+	at_module_reset();
+}
+
+/*
+ * With the test module's tags in the area, the room left is one tag, at an
+ * offset that is not a multiple of 64: the tag of alloc_tag_align64, which
+ * asks for that alignment, does not fit there. The module loads with its
+ * tags in its own memory and profiling is disabled, with the message that
+ * names it ("alloc_tag: module alloc_tag_align64: no room for 40 bytes of
+ * tags ..."), as for any module whose tags do not fit.
+ */
+TEST_F(areatight, aligned_tags_that_do_not_fit)
+{
+	char path[1024], prefix[128], found[1024];
+	struct at_area a;
+	int ret, kmsg;
+	char *log;
+
+	ASSERT_EQ(1, at_sysctl());
+	ret = at_load_module();
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", at_module_path(), strerror(-ret));
+	read_area(_metadata, &a, "test module loaded");
+	ASSERT_EQ(a.used + TAG_BYTES, a.capacity)
+		TH_LOG("the boot must leave room for one more tag");
+	if (a.used % 64 == 0)
+		SKIP(return, "the room left starts at a multiple of 64 bytes");
+
+	at_module_file(ALIGN64_NAME, path, sizeof(path));
+	kmsg = at_kmsg_open(false);
+	ASSERT_LE(0, kmsg);
+	ret = at_load_module_file(path, "");
+	log = at_kmsg_read(kmsg);
+	close(kmsg);
+	EXPECT_EQ(0, ret) TH_LOG("loading %s: %s", path, strerror(-ret));
+	ASSERT_NE(NULL, log);
+	snprintf(prefix, sizeof(prefix), "alloc_tag: module %s: no room for %d bytes of tags",
+		 ALIGN64_NAME, TAG_BYTES);
+	EXPECT_TRUE(at_log_find_line(log, prefix, NOROOM_END, found, sizeof(found)))
+		TH_LOG("no line '%s ...%s' in the kernel log:\n%s", prefix,
+		       NOROOM_END, log);
+	free(log);
+	EXPECT_EQ(0, at_sysctl());
+	if (!ret)
+		EXPECT_EQ(0, at_unload_module_name(ALIGN64_NAME));
+	EXPECT_EQ(0, at_unload_module());
+}
+
+TEST_F(areatight, sysctl_locked)
+{
+	sysctl_locked(_metadata);
 }
 
 TEST_HARNESS_MAIN

@@ -82,6 +82,43 @@ TEST(allocate_free_exact)
 }
 
 /*
+ * Module code runs before the module's init: a parameter given at load
+ * time calls its .set callback from the loader (parse_args()), before the
+ * module is even in sysfs. What it allocates there is counted exactly, as
+ * in C 6.12, and freeing it later brings the rows back to zero.
+ */
+TEST(allocated_at_load)
+{
+	static const char *const unload[] = { "allocated at module unload", NULL };
+	struct at_expect e;
+	char *log;
+	int ret;
+
+	if (at_sysctl() != 1)
+		SKIP(return, "memory allocation profiling is off");
+	at_module_reset();
+	ret = at_load_module_file(at_module_path(), "allocated=1");
+	ASSERT_EQ(0, ret) TH_LOG("loading %s allocated=1: %s", at_module_path(),
+				 strerror(-ret));
+	EXPECT_EQ(1, at_param("allocated"));
+	ASSERT_EQ(0, at_expectation(&e));
+	EXPECT_EQ(0, at_check_rows(&e, true, why, sizeof(why)))
+		TH_LOG("allocated while loading: %s", why);
+
+	ASSERT_EQ(0, at_set_param("allocated", "0"));
+	EXPECT_EQ(0, at_check_rows(&e, false, why, sizeof(why)))
+		TH_LOG("freed: %s", why);
+
+	/* Nothing in use: a clean unload, and the rows go. */
+	ASSERT_EQ(0, at_unload_module_logged(&log));
+	ASSERT_NE(NULL, log);
+	EXPECT_FALSE(at_log_find(log, unload, why, sizeof(why)))
+		TH_LOG("clean unload logged: %s", why);
+	free(log);
+	EXPECT_EQ(0, at_read_rows(AT_MOD_NAME, NULL, 0));
+}
+
+/*
  * C 6.12: the module goes and so do its rows, though its memory is still
  * allocated (and leaked for good); one WARN per tag still in use, naming
  * it and its bytes: "<file>:<line> module <name> func:<func> has <bytes>

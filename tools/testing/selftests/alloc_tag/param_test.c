@@ -8,7 +8,9 @@
  *            (CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT=y)
  *   on       =1: profiling on
  *   off      =0: profiling off, the sysctl can turn it on
- *   never    =never: off for good, the sysctl is read-only
+ *   never    =never, or any value that starts with it (6.12 reads only
+ *            its first five letters): off for good, the sysctl is
+ *            read-only
  *   bad      a malformed value: the default is in force and the kernel
  *            log has a message naming the parameter and the value
  *
@@ -120,7 +122,7 @@ TEST(command_line)
 	bool has = cmdline_value(val, sizeof(val));
 
 	/* The mode: what comes before an option. */
-	if (has && expectation() != EXPECT_BAD)
+	if (has && expectation() != EXPECT_BAD && expectation() != EXPECT_NEVER)
 		val[strcspn(val, ",")] = '\0';
 	switch (expectation()) {
 	case EXPECT_DEFAULT:
@@ -136,7 +138,7 @@ TEST(command_line)
 		break;
 	case EXPECT_NEVER:
 		ASSERT_TRUE(has);
-		EXPECT_STREQ("never", val);
+		EXPECT_EQ(0, strncmp(val, "never", 5)) TH_LOG("%s=%s", PARAM, val);
 		break;
 	case EXPECT_BAD:
 		EXPECT_TRUE(has) TH_LOG("no %s= on the command line", PARAM);
