@@ -25,14 +25,16 @@ use core::{
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
-        codetag::{CodeTag, Cursor, Type},
+        codetag::{CodeTag, Cursor, Tags, Type},
         static_key::StaticKey,
         Tag,
     },
     bindings, c_str, export_symbol,
     ffi::c_char,
+    new_mutex,
     prelude::*,
     str::{BStr, CStr},
+    sync::{lock::mutex::MutexBackend, lock::Guard, Mutex},
     types::Opaque,
 };
 
@@ -150,6 +152,11 @@ const _: () = {
         bindings::alloc_tag_top_users
     } else {
         alloc_tag_top_users
+    };
+    let _ = if true {
+        bindings::alloc_tag_show_top_users
+    } else {
+        alloc_tag_show_top_users
     };
 };
 
@@ -273,6 +280,13 @@ unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
             return EINVAL.to_errno();
         }
     };
+    if let Some(rest) = param::ignored_after_never(value) {
+        pr_warn!(
+            "sysctl.vm.mem_profiling=never{}: read as never; '{}' ignored\n",
+            BStr::from_bytes(rest.get(..64).unwrap_or(rest)),
+            BStr::from_bytes(rest.get(..64).unwrap_or(rest))
+        );
+    }
     PROFILING_SUPPORT.store(!setting.permanently_disabled(), Ordering::Relaxed);
     if setting.enabled() != mem_alloc_profiling_key.is_enabled() {
         if setting.enabled() {
@@ -292,17 +306,41 @@ static ALLOC_TAG_TYPE: AtomicPtr<Type> = AtomicPtr::new(ptr::null_mut());
 /// `/proc/allocinfo`, until [`shutdown_mem_profiling`] removes it.
 static ALLOCINFO: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(ptr::null_mut());
 
+/// Serialises what switches profiling after boot: writes of the sysctl and
+/// [`shutdown_mem_profiling`]. A write that found profiling supported
+/// therefore cannot turn it on after a shutdown.
+///
+/// Set once by the initcall, before the sysctl is registered and before any
+/// module can load; until then boot is single-threaded and nothing switches
+/// profiling but the early parameters.
+///
+/// Lock order: the allocation tag type's lock, this one, then the static
+/// key's (`static_key_mutex`, `cpus_read_lock()`, `jump_label_mutex`).
+static PROFILING_LOCK: AtomicPtr<Mutex<()>> = AtomicPtr::new(ptr::null_mut());
+
+/// Takes [`PROFILING_LOCK`], if it exists yet.
+fn profiling_lock() -> Option<Guard<'static, (), MutexBackend>> {
+    let lock = PROFILING_LOCK.load(Ordering::Acquire);
+    // SAFETY: A non-NULL value is a leaked, pinned mutex, never freed; the
+    // acquire load pairs with the release store that published it.
+    (!lock.is_null()).then(|| unsafe { &*lock }.lock())
+}
+
 /// Turns profiling off for good: the key off, the sysctl refusing writes,
 /// and, with `remove_file`, `/proc/allocinfo` gone. For failures after
 /// which the counters cannot be trusted or kept up.
 ///
-/// It may sleep; no lock of ours may be held.
+/// It may sleep. The caller may hold the allocation tag type's lock, but
+/// no other lock of ours.
 fn shutdown_mem_profiling(remove_file: bool) {
-    if PROFILING_SUPPORT.swap(false, Ordering::Relaxed) {
-        pr_info!("memory allocation profiling is disabled until the next boot\n");
-    }
-    if mem_alloc_profiling_key.is_enabled() {
-        mem_alloc_profiling_key.disable();
+    {
+        let _serialised = profiling_lock();
+        if PROFILING_SUPPORT.swap(false, Ordering::Relaxed) {
+            pr_info!("memory allocation profiling is disabled until the next boot\n");
+        }
+        if mem_alloc_profiling_key.is_enabled() {
+            mem_alloc_profiling_key.disable();
+        }
     }
     if remove_file {
         let entry = ALLOCINFO.swap(ptr::null_mut(), Ordering::AcqRel);
@@ -333,11 +371,41 @@ impl top::Ranked for bindings::codetag_bytes {
     }
 }
 
+/// Fills `slots` with the tags of `tags` that have the most bytes allocated,
+/// largest first, and returns how many it filled.
+fn top_users(tags: &Tags<'_>, slots: &mut [bindings::codetag_bytes]) -> usize {
+    slots.fill(bindings::codetag_bytes {
+        ct: ptr::null_mut(),
+        bytes: 0,
+    });
+    let mut top = top::TopN::new(slots);
+    for (_, ct) in tags.iter() {
+        top.offer(bindings::codetag_bytes {
+            ct: ct.as_ptr(),
+            bytes: alloc_tag(ct).read().bytes as i64,
+        });
+    }
+    top.len()
+}
+
+/// The allocation tags, locked for reading: `None` if there is no type, or
+/// without `can_sleep` if a module load or unload holds the lock.
+fn read_tags(can_sleep: bool) -> Option<Tags<'static>> {
+    let ty = alloc_tag_type()?;
+    if can_sleep {
+        Some(ty.read())
+    } else {
+        ty.try_read()
+    }
+}
+
 /// Fills `tags` with the `count` tags that have the most bytes allocated,
 /// largest first, and returns how many it filled.
 ///
 /// Without `can_sleep` it gives up (returns 0) rather than wait for a
-/// module load or unload.
+/// module load or unload. The tags are only safe to use while the module
+/// list is locked: a module load may reclaim an unloaded module's tags.
+/// `show_mem()` uses [`alloc_tag_show_top_users`] instead.
 ///
 /// # Safety
 ///
@@ -348,15 +416,7 @@ pub unsafe extern "C" fn alloc_tag_top_users(
     count: usize,
     can_sleep: bool,
 ) -> usize {
-    let Some(ty) = alloc_tag_type() else {
-        return 0;
-    };
-    let locked = if can_sleep {
-        Some(ty.read())
-    } else {
-        ty.try_read()
-    };
-    let Some(locked) = locked else {
+    let Some(locked) = read_tags(can_sleep) else {
         return 0;
     };
     if count == 0 {
@@ -368,14 +428,77 @@ pub unsafe extern "C" fn alloc_tag_top_users(
         ptr::write_bytes(tags, 0, count);
         core::slice::from_raw_parts_mut(tags, count)
     };
-    let mut top = top::TopN::new(slots);
-    for (_, ct) in locked.iter() {
-        top.offer(bindings::codetag_bytes {
-            ct: ct.as_ptr(),
-            bytes: alloc_tag(ct).read().bytes as i64,
-        });
+    top_users(&locked, slots)
+}
+
+/// How many tags `show_mem()` prints.
+const SHOW_MEM_TAGS: usize = 10;
+
+/// Prints the tags that have the most bytes allocated, for `show_mem()`:
+/// "Memory allocations:" and a row per tag, its size in human units. Gives
+/// up (prints nothing) rather than wait for a module load or unload without
+/// `can_sleep`.
+///
+/// The module list stays locked until the rows are printed: a module load
+/// may meanwhile reclaim an unloaded module's tags, which frees their
+/// counters and strings and unmaps their memory.
+#[no_mangle]
+pub extern "C" fn alloc_tag_show_top_users(can_sleep: bool) {
+    let Some(locked) = read_tags(can_sleep) else {
+        return;
+    };
+    let mut slots = [bindings::codetag_bytes {
+        ct: ptr::null_mut(),
+        bytes: 0,
+    }; SHOW_MEM_TAGS];
+    let n = top_users(&locked, &mut slots);
+    if n == 0 {
+        return;
     }
-    top.len()
+    // SAFETY: A static, NUL-terminated format without arguments.
+    unsafe { bindings::_printk(c_str!("\x015Memory allocations:\n").as_char_ptr()) };
+    for slot in slots.iter().take(n) {
+        // SAFETY: `top_users` gave tags listed under the lock `locked`
+        // still holds.
+        let ct = unsafe { CodeTag::from_raw(slot.ct) };
+        let counters = alloc_tag(ct).read();
+        let mut size = [0u8; 10];
+        // SAFETY: `size` is writable for its length; the result is always
+        // NUL-terminated.
+        unsafe {
+            bindings::string_get_size(
+                counters.bytes,
+                1,
+                bindings::string_size_units_STRING_UNITS_2,
+                size.as_mut_ptr().cast(),
+                size.len() as _,
+            )
+        };
+        let size = size.as_ptr().cast::<c_char>();
+        // SAFETY: The formats' conversions match the arguments; the strings
+        // are NUL-terminated and the tag's live while the lock is held.
+        unsafe {
+            match ct.modname() {
+                Some(module) => bindings::_printk(
+                    c_str!("\x015%12s %8llu %s:%u [%s] func:%s\n").as_char_ptr(),
+                    size,
+                    counters.calls,
+                    ct.filename().as_char_ptr(),
+                    ct.lineno(),
+                    module.as_char_ptr(),
+                    ct.function().as_char_ptr(),
+                ),
+                None => bindings::_printk(
+                    c_str!("\x015%12s %8llu %s:%u func:%s\n").as_char_ptr(),
+                    size,
+                    counters.calls,
+                    ct.filename().as_char_ptr(),
+                    ct.lineno(),
+                    ct.function().as_char_ptr(),
+                ),
+            }
+        };
+    }
 }
 
 /// The iteration state of one `/proc/allocinfo` read.
@@ -578,7 +701,14 @@ const fn mem_profiling_sysctl(mode: bindings::umode_t) -> Sysctl {
 }
 
 /// `proc_do_static_key()`, refusing to switch the key once profiling was
-/// shut down.
+/// shut down, and taking the boot parameter's form `{0|1},compressed` too:
+/// the sysctl core writes the command line's `sysctl.vm.mem_profiling=`
+/// value again after boot.
+///
+/// Every write needs what 6.12 requires (`CAP_SYS_ADMIN`, checked first),
+/// is serialised with [`shutdown_mem_profiling`], and goes through
+/// `proc_do_static_key()`, which takes `static_key_mutex` and honours the
+/// file position: a comma form is handed to it as its first token.
 ///
 /// # Safety
 ///
@@ -590,47 +720,55 @@ unsafe extern "C" fn proc_mem_profiling(
     lenp: *mut usize,
     ppos: *mut bindings::loff_t,
 ) -> c_int {
-    if write != 0 && !PROFILING_SUPPORT.load(Ordering::Relaxed) {
+    if write == 0 {
+        // SAFETY: The arguments are the sysctl core's, passed on.
+        return unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) };
+    }
+    // SAFETY: No requirements.
+    if !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as c_int) } {
         return EPERM.to_errno();
     }
-    if write != 0 {
-        // SAFETY: For writes the sysctl core passes `*lenp` bytes of kernel
-        // memory at `buffer`.
-        let text = unsafe { core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp) };
-        if text.contains(&b',') {
-            // SAFETY: The sysctl core's pointers, passed on.
-            return unsafe { write_with_options(text, lenp, ppos) };
-        }
+    let _serialised = profiling_lock();
+    if !PROFILING_SUPPORT.load(Ordering::Relaxed) {
+        return EPERM.to_errno();
     }
-    // SAFETY: The arguments are the sysctl core's, passed on.
-    unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) }
-}
-
-/// A write of the boot parameter's form, `{0|1}[,compressed]`: the sysctl
-/// core writes `sysctl.vm.mem_profiling=1,compressed` from the command line
-/// again after boot. The mode after the comma cannot change at run time,
-/// so it must be the one in force; then the first token switches profiling.
-///
-/// # Safety
-///
-/// `lenp` and `ppos` are the sysctl core's valid pointers.
-unsafe fn write_with_options(text: &[u8], lenp: *mut usize, ppos: *mut bindings::loff_t) -> c_int {
+    // SAFETY: For writes the sysctl core passes `*lenp` bytes of kernel
+    // memory at `buffer`, and a valid position.
+    let (text, pos) = unsafe {
+        (
+            core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp),
+            *ppos,
+        )
+    };
+    if pos != 0 || !text.contains(&b',') {
+        // SAFETY: The arguments are the sysctl core's, passed on.
+        return unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) };
+    }
+    // The mode after the comma is decided at boot: it must be the one in
+    // force. The first token may be any spelling `kstrtobool()` reads.
     let value = text.strip_suffix(b"\n").unwrap_or(text);
-    match param::parse(value) {
-        Ok(s) if s.compressed == compressed_key().is_enabled() && !s.permanently_disabled() => {
-            if s.enabled() != mem_alloc_profiling_key.is_enabled() {
-                if s.enabled() {
-                    mem_alloc_profiling_key.enable();
-                } else {
-                    mem_alloc_profiling_key.disable();
-                }
-            }
-            // SAFETY: Per the safety requirements.
-            unsafe { *ppos += *lenp as bindings::loff_t };
-            0
+    let enable = match param::parse(value) {
+        Ok(s) if !s.permanently_disabled() && s.compressed == compressed_key().is_enabled() => {
+            s.enabled()
         }
-        _ => EINVAL.to_errno(),
+        _ => return EINVAL.to_errno(),
+    };
+    let mut digit = [if enable { b'1' } else { b'0' }];
+    let mut len = digit.len();
+    // SAFETY: `proc_do_static_key()` only reads a written buffer, here the
+    // one byte of `digit`, and `len` and `ppos` are valid.
+    let ret = unsafe {
+        bindings::proc_do_static_key(table, write, digit.as_mut_ptr().cast(), &mut len, ppos)
+    };
+    if ret == 0 {
+        // The whole value was taken, as the sysctl core reports.
+        // SAFETY: The sysctl core's valid pointers.
+        unsafe {
+            *ppos = pos + text.len() as bindings::loff_t;
+            *lenp = text.len();
+        }
     }
+    ret
 }
 
 /// `vm.mem_profiling` when it can be switched.
@@ -643,12 +781,8 @@ static SYSCTL_RW: Sysctl = mem_profiling_sysctl(if cfg!(CONFIG_MEM_ALLOC_PROFILI
 static SYSCTL_RO: Sysctl = mem_profiling_sysctl(0o444);
 
 #[link_section = ".init.text"]
-fn sysctl_init() {
-    let table = if PROFILING_SUPPORT.load(Ordering::Relaxed) {
-        &SYSCTL_RW
-    } else {
-        &SYSCTL_RO
-    };
+fn sysctl_init(writable: bool) {
+    let table = if writable { &SYSCTL_RW } else { &SYSCTL_RO };
     // SAFETY: The table is static and well formed; the names are static.
     unsafe {
         bindings::__register_sysctl_init(
@@ -680,10 +814,28 @@ fn procfs_init() {
 }
 
 /// The initcall: registers the allocation tag type, the sysctl and
-/// `/proc/allocinfo`.
+/// `/proc/allocinfo`, and reserves the module tag area.
+///
+/// It runs at `postcore_initcall()` level: after execmem (a
+/// `core_initcall()` on some architectures) and debugfs are set up, and
+/// before `rootfs_initcall()` lets `request_module()` run the usermode
+/// helper, so no module loads before the type and the area exist. Without
+/// them module tags would have nowhere to live: if either cannot be had,
+/// profiling is shut down before any module loads.
 #[no_mangle]
 #[link_section = ".init.text"]
 extern "C" fn alloc_tag_init() -> c_int {
+    match KBox::pin_init(new_mutex!((), "alloc_tag_profiling"), GFP_KERNEL) {
+        // SAFETY: The mutex is never moved or freed: it is leaked here.
+        Ok(lock) => PROFILING_LOCK.store(
+            KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(lock) }),
+            Ordering::Release,
+        ),
+        Err(_) => {
+            pr_err!("cannot allocate the profiling lock; disabling memory allocation profiling\n");
+            shutdown_mem_profiling(false);
+        }
+    }
     #[cfg(CONFIG_MODULES)]
     let desc = bindings::codetag_type_desc {
         section: c_str!("alloc_tags").as_char_ptr(),
@@ -706,28 +858,38 @@ extern "C" fn alloc_tag_init() -> c_int {
         free_section_mem: None,
         module_replaced: None,
     };
+    // Writable unless the boot parameter said never; writes are refused
+    // (EPERM) if profiling is shut down later.
+    sysctl_init(PROFILING_SUPPORT.load(Ordering::Relaxed));
     let ty = match Type::register(&desc) {
         Ok(ty) => ty,
-        Err(e) => return e.to_errno(),
+        Err(e) => {
+            pr_err!(
+                "cannot register the allocation tag type ({:?}); disabling memory allocation profiling\n",
+                e
+            );
+            shutdown_mem_profiling(false);
+            return e.to_errno();
+        }
     };
     ALLOC_TAG_TYPE.store(ptr::from_ref(ty).cast_mut(), Ordering::Release);
-    sysctl_init();
     procfs_init();
     #[cfg(CONFIG_MODULES)]
     module_area::init();
     0
 }
 
-// `module_init()` of built-in code: a device_initcall entry, stored as an
-// offset like every initcall on this architecture.
+// `postcore_initcall()` of built-in code (see `alloc_tag_init`): an
+// initcall entry, stored as an offset like every initcall on this
+// architecture.
 #[cfg(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS)]
 core::arch::global_asm!(
-    ".section \".initcall6.init\", \"a\"",
+    ".section \".initcall2.init\", \"a\"",
     "__initcall_alloc_tag_init:",
     ".long alloc_tag_init - .",
     ".previous",
 );
 #[cfg(not(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS))]
-#[link_section = ".initcall6.init"]
+#[link_section = ".initcall2.init"]
 #[used]
 static ALLOC_TAG_INITCALL: extern "C" fn() -> c_int = alloc_tag_init;

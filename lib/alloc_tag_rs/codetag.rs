@@ -210,7 +210,8 @@ pub unsafe extern "C" fn codetag_unload_module(module: *mut bindings::module) {
     unsafe { codetag::unload_module(module) }
 }
 
-/// Whether a code tag type places the module section `name` itself.
+/// Whether a code tag type places the module section `name` itself (and
+/// reserves its memory now).
 ///
 /// # Safety
 ///
@@ -221,9 +222,10 @@ pub unsafe extern "C" fn codetag_needs_module_section(
     module: *mut bindings::module,
     name: *const c_char,
     size: c_ulong,
+    align: c_ulong,
 ) -> bool {
     // SAFETY: `name` is a NUL-terminated string; `module` is being loaded.
-    unsafe { codetag::needs_section(module, CStr::from_char_ptr(name), size) }
+    unsafe { codetag::needs_section(module, CStr::from_char_ptr(name), size, align) }
 }
 
 /// Memory for the module section `name` from its code tag type: an address

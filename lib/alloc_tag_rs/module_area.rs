@@ -8,14 +8,24 @@
 //! space in reach of module code and backed by pages as the used end grows.
 //! So tags can outlive their module:
 //!
-//! - At unload, a module whose tags still count live bytes keeps its range,
-//!   marked unloaded; its tags get copies of their strings (the module's own
-//!   go with its memory) and `/proc/allocinfo` keeps showing them.
+//! - At unload, a module whose tags still count live allocations keeps its
+//!   range, marked unloaded; its tags get copies of their strings (the
+//!   module's own go with its memory) and `/proc/allocinfo` keeps showing
+//!   them. Keeping needs no memory: if the copies cannot be had, the tags
+//!   keep their counts with placeholder names ([`UNKNOWN`]).
 //! - Kept ranges whose counters all reached zero are reclaimed at the next
 //!   module load, before its range is chosen: so space runs short only when
 //!   live tags fill it.
-//! - Module tags get their per-CPU counters when the module is listed and
-//!   keep them with the range (a module's own per-CPU area goes at unload).
+//! - Module tags get per-CPU counters of their own when the module is
+//!   listed, before any of its code can run, and keep them with the range
+//!   (a module's own per-CPU area goes at unload).
+//!
+//! A module's range is reserved, and backed, when the loader lays the module
+//! out (`needs_section_mem`), with the section's own size and alignment: so
+//! what was found to fit is what the module gets. Whether profiling must
+//! stop because a module's tags did not fit (or, in compressed mode, cannot
+//! be indexed) is decided when the module is listed, just before its code
+//! can first run: a load that fails before that point changes nothing.
 //!
 //! Locks: the allocation tag type's lock (for writing) is taken before the
 //! area's, never the other way round.
@@ -38,7 +48,7 @@ use core::{
     ffi::{c_int, c_void},
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
 };
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
@@ -52,7 +62,7 @@ use kernel::{
     fmt,
     page::PAGE_SIZE,
     prelude::*,
-    str::{BStr, CStr, CString},
+    str::{CStr, CString},
 };
 
 /// Capacity of the area in tags (`alloc_tag.module_tags=`).
@@ -73,14 +83,27 @@ fn area() -> Option<&'static Area<ModRange>> {
 /// `64 - sizeof(long)`, a macro bindgen cannot evaluate.
 const NAME_LEN: usize = 64;
 
+/// The name and file of the tags of an unloaded module whose strings could
+/// not be copied (no memory at unload): their counts stay right, and their
+/// rows show the line and the module.
+const UNKNOWN: &CStr = c_str!("(unknown)");
+
 /// One module's range of the area.
+///
+/// A range is live (`module` is set: the module is being loaded or is
+/// loaded), kept (the module is gone, its tags stay until their counters
+/// are zero) or dead (the module is gone and so are its tags' counters, but
+/// the range could not be erased: reclaimed as soon as possible).
 ///
 /// # Invariants
 ///
-/// `strings` is only used with the area locked.
+/// `module`, `kept` and `strings` change only with the area locked, and
+/// `strings` is only used then. `name` is NUL-terminated.
 struct ModRange {
-    /// The module, NULL once it was unloaded with tags in use.
+    /// The module, NULL once it was unloaded.
     module: AtomicPtr<bindings::module>,
+    /// Whether the range's tags stay after their module, counting.
+    kept: AtomicBool,
     /// The module's name, NUL-padded.
     name: [u8; NAME_LEN],
     /// Copies of the strings of the tags of an unloaded module.
@@ -98,23 +121,36 @@ impl ModRange {
         let mut name = [0u8; NAME_LEN];
         // SAFETY: `module` is a valid module being loaded.
         let src = unsafe { &(*module).name };
+        // INVARIANT: At most `NAME_LEN - 1` bytes: the last stays NUL.
         for (d, &s) in name.iter_mut().zip(src.iter().take(NAME_LEN - 1)) {
             *d = s;
         }
         Self {
             module: AtomicPtr::new(module),
+            kept: AtomicBool::new(false),
             name,
             strings: UnsafeCell::new(KVec::new()),
         }
     }
 
-    fn name(&self) -> &BStr {
-        let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
-        BStr::from_bytes(&self.name[..len])
+    fn name(&self) -> &CStr {
+        // By the type invariant there is a NUL.
+        let nul = self.name.iter().position(|&b| b == 0);
+        nul.and_then(|n| self.name.get(..=n))
+            .and_then(|b| CStr::from_bytes_with_nul(b).ok())
+            .unwrap_or(UNKNOWN)
     }
 
-    fn is_unloaded(&self) -> bool {
-        self.module.load(Ordering::Relaxed).is_null()
+    fn is_of(&self, module: *mut bindings::module) -> bool {
+        self.module.load(Ordering::Relaxed) == module
+    }
+
+    fn is_live(&self) -> bool {
+        !self.module.load(Ordering::Relaxed).is_null()
+    }
+
+    fn is_kept(&self) -> bool {
+        !self.is_live() && self.kept.load(Ordering::Relaxed)
     }
 }
 
@@ -144,20 +180,28 @@ unsafe fn tags_in<'a>(start: usize, len: usize) -> impl Iterator<Item = &'a Tag>
     })
 }
 
-/// Frees the kept ranges whose tags no longer count anything.
+/// Frees dead ranges and the kept ranges whose tags no longer count
+/// anything.
 ///
-/// An unloaded module allocates nothing more, so its counters only go down:
-/// a sum of per-CPU reads that is zero means the true sum was zero by the
-/// end of the reads (each read is at least that CPU's final value).
+/// An unloaded module allocates nothing more, so a kept tag's bytes only go
+/// down, on every CPU (a split of a page it accounts adds calls, never
+/// bytes). Each per-CPU read of the bytes is then at least that CPU's value
+/// at the end of the reads, so reads that sum to zero mean the tag
+/// accounted nothing by then (the sum cannot go below zero): no page or
+/// object refers to it, and nothing can change its counters any more.
 fn reclaim(w: &mut Writer<'_>, a: &mut AreaGuard<'_, ModRange>) {
     a.reclaim(
         |start, len, r| {
-            // SAFETY: The area is locked and `start..start + len` is one of
-            // its ranges, which hold tags.
-            r.is_unloaded()
-                && unsafe { tags_in(start, len) }.all(|t| t.read() == Default::default())
+            !r.is_live()
+                && (!r.is_kept()
+                    // SAFETY: The area is locked and `start..start + len`
+                    // is a kept range, whose tags have counters.
+                    || unsafe { tags_in(start, len) }.all(|t| t.read() == Default::default()))
         },
         |start, len, r| {
+            if !r.is_kept() {
+                return;
+            }
             w.forget_unloaded(start as *const u8);
             // SAFETY: The tags were just unlisted with the type's write lock
             // held and are still mapped; they count nothing and their module
@@ -171,9 +215,19 @@ fn reclaim(w: &mut Writer<'_>, a: &mut AreaGuard<'_, ModRange>) {
     );
 }
 
-/// `codetag_type_desc.needs_section_mem`: the section goes to the area if
-/// there is one and, after reclaiming, it has room; without room profiling
-/// is shut down and the section stays in module memory.
+/// The alignment module tags ask for (`__aligned(8)` in `alloc_tag.h`);
+/// tags of that size and alignment sit at whole-tag offsets of the area,
+/// which compressed mode needs.
+const TAG_ALIGN: usize = 8;
+const _: () = assert!(TAG_SIZE % TAG_ALIGN == 0);
+
+/// `codetag_type_desc.needs_section_mem`, when the loader lays the module
+/// out: reserves and backs the module's range, so that the room found is
+/// the room it gets. `false` (the section stays in module memory) if there
+/// is no area or profiling is off for good, or if there is no room after
+/// reclaiming; then [`alloc_tag_module_load`] shuts profiling down, if the
+/// module gets that far. An alignment the area cannot give, or no memory
+/// for the range, is for [`alloc_section_mem`] to report.
 ///
 /// # Safety
 ///
@@ -182,6 +236,7 @@ fn reclaim(w: &mut Writer<'_>, a: &mut AreaGuard<'_, ModRange>) {
 pub(crate) unsafe extern "C" fn needs_section_mem(
     module: *mut bindings::module,
     size: c_ulong,
+    align: c_ulong,
 ) -> bool {
     if size < TAG_SIZE || !PROFILING_SUPPORT.load(Ordering::Relaxed) {
         return false;
@@ -189,42 +244,15 @@ pub(crate) unsafe extern "C" fn needs_section_mem(
     let (Some(area), Some(ty)) = (area(), alloc_tag_type()) else {
         return false;
     };
-    let found = {
-        let mut w = ty.write();
-        let mut a = area.lock();
-        reclaim(&mut w, &mut a);
-        a.find(size, TAG_ALIGN)
-            .map(|off| a.base() + off)
-            .map_err(|_| (a.used(), a.capacity()))
-    };
-    let (used, capacity) = match found {
-        // SAFETY: A module's name is NUL-terminated.
-        Ok(start) if unsafe { tags_fit_page_flags(module, start, size) } => return true,
-        Ok(_) => {
-            // Compressed mode, and the tags would have indexes past what
-            // page->flags holds (mm/pgtag/ warned): profiling stops, the
-            // module loads.
-            shutdown_mem_profiling(false);
-            return false;
-        }
-        Err(full) => full,
-    };
-    pr_warn!(
-        "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used); disabling memory allocation profiling\n",
-        ModName(module),
-        size,
-        used,
-        capacity
-    );
-    shutdown_mem_profiling(false);
-    false
+    let align = align.max(TAG_ALIGN);
+    if align > PAGE_SIZE || !align.is_power_of_two() {
+        return true;
+    }
+    let mut w = ty.write();
+    let mut a = area.lock();
+    reclaim(&mut w, &mut a);
+    !matches!(a.alloc(size, align, ModRange::new(module)), Err(EBUSY))
 }
-
-/// The alignment module tags ask for (`__aligned(8)` in `alloc_tag.h`);
-/// tags of that size and alignment sit at whole-tag offsets of the area,
-/// which compressed mode needs.
-const TAG_ALIGN: usize = 8;
-const _: () = assert!(TAG_SIZE % TAG_ALIGN == 0);
 
 /// Whether `module`'s tags at `start..start + size` can be referred to from
 /// page->flags (always, unless compressed); warns when not.
@@ -233,7 +261,8 @@ const _: () = assert!(TAG_SIZE % TAG_ALIGN == 0);
 ///
 /// `module` is a valid module being loaded.
 unsafe fn tags_fit_page_flags(module: *mut bindings::module, start: usize, size: usize) -> bool {
-    // SAFETY: The name of a valid module is NUL-terminated.
+    // SAFETY: The name of a valid module is NUL-terminated, and no index
+    // of the area's tags is in use before they fit.
     unsafe { bindings::pgtag_module_tags_fit((*module).name.as_ptr(), start, size) }
 }
 
@@ -241,7 +270,9 @@ fn err_ptr(e: Error) -> *mut c_void {
     e.to_errno() as isize as *mut c_void
 }
 
-/// `codetag_type_desc.alloc_section_mem`: a range of the area, backed.
+/// `codetag_type_desc.alloc_section_mem`, when the loader copies the module:
+/// the range reserved at layout, or a new one if that reservation could not
+/// be made for lack of memory.
 ///
 /// # Safety
 ///
@@ -252,7 +283,7 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
     size: c_ulong,
     align: c_ulong,
 ) -> *mut c_void {
-    let align = align.max(1);
+    let align = align.max(TAG_ALIGN);
     let Some(area) = area() else {
         return err_ptr(EINVAL);
     };
@@ -266,41 +297,38 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
         return err_ptr(EINVAL);
     }
     let mut a = area.lock();
-    match a.alloc(size, align, ModRange::new(module)) {
-        Ok(addr) => {
-            // needs_section_mem() checked the range with the tags' own
-            // alignment; a section asking for more may land elsewhere.
-            // SAFETY: `module` is valid.
-            if !unsafe { tags_fit_page_flags(module, addr, size) } {
-                drop(a);
-                shutdown_mem_profiling(false);
-            }
-            addr as *mut c_void
+    let reserved = a
+        .iter_rev()
+        .find(|(_, _, r)| r.is_of(module))
+        .map(|(start, len, _)| (start, len));
+    if let Some((start, len)) = reserved {
+        if len == size && start % align == 0 {
+            return start as *mut c_void;
         }
+        // Not what the section asks for now: give it back, try afresh.
+        if a.release(start).is_err() {
+            return err_ptr(ENOMEM);
+        }
+    }
+    match a.alloc(size, align, ModRange::new(module)) {
+        Ok(addr) => addr as *mut c_void,
         Err(e) => {
-            if e == EBUSY {
-                pr_err!(
-                    "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used)\n",
-                    ModName(module),
-                    size,
-                    a.used(),
-                    a.capacity()
-                );
-                return err_ptr(ENOSPC);
-            }
             pr_err!(
                 "module {}: cannot allocate memory for its tags ({} bytes): {:?}\n",
                 ModName(module),
                 size,
                 e
             );
-            err_ptr(e)
+            err_ptr(if e == EBUSY { ENOSPC } else { e })
         }
     }
 }
 
 /// `codetag_type_desc.free_section_mem`: frees the module's range unless its
-/// tags are kept (the unload callback then already marked it unloaded).
+/// tags are kept (the unload callback then already marked it unloaded). A
+/// range that cannot be erased (no memory for the maple tree) is marked dead
+/// and goes at the next reclaim: it no longer belongs to the module, so a
+/// later module at the same address cannot be taken for it.
 ///
 /// # Safety
 ///
@@ -312,11 +340,13 @@ pub(crate) unsafe extern "C" fn free_section_mem(module: *mut bindings::module, 
     let mut a = area.lock();
     let found = a
         .iter_rev()
-        .find(|(_, _, r)| r.module.load(Ordering::Relaxed) == module)
+        .find(|(_, _, r)| r.is_of(module))
         .map(|(start, _, _)| start);
     if let Some(start) = found {
         if a.release(start).is_err() {
-            pr_warn!("module {}: could not free its tag range\n", ModName(module));
+            if let Some(r) = a.get(start) {
+                r.module.store(ptr::null_mut(), Ordering::Relaxed);
+            }
         }
     }
 }
@@ -334,15 +364,16 @@ pub(crate) unsafe extern "C" fn module_replaced(
         return;
     };
     let a = area.lock();
-    let found = a
-        .iter_rev()
-        .find(|(_, _, r)| r.module.load(Ordering::Relaxed) == module);
+    let found = a.iter_rev().find(|(_, _, r)| r.is_of(module));
     if let Some((_, _, r)) = found {
         r.module.store(new_module, Ordering::Relaxed);
     }
 }
 
-/// `codetag_type_desc.module_load`: gives the module's tags counters.
+/// `codetag_type_desc.module_load`, just before the module's code can
+/// first run: shuts profiling down if the module's tags did not fit in the
+/// area (or cannot be indexed in page->flags), then gives every tag
+/// counters of its own.
 ///
 /// # Safety
 ///
@@ -354,12 +385,42 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
 ) -> c_int {
     // SAFETY: Per the safety requirements.
     let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
+    let module = m.module();
+    let (start, size) = (m.start() as usize, m.tags(ty.tag_size()).count() * TAG_SIZE);
+    if let Some(area) = area() {
+        let full = {
+            let a = area.lock();
+            (!a.contains(start)).then(|| (a.used(), a.capacity()))
+        };
+        match full {
+            // Tags in module memory cannot outlive the module: profiling
+            // stops before its code runs, and the module loads.
+            Some((used, capacity)) if PROFILING_SUPPORT.load(Ordering::Relaxed) => {
+                pr_warn!(
+                    "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used); disabling memory allocation profiling\n",
+                    ModName(module),
+                    size,
+                    used,
+                    capacity
+                );
+                shutdown_mem_profiling(false);
+            }
+            Some(_) => {}
+            // Compressed mode, and the tags would have indexes past what
+            // page->flags holds (mm/pgtag/ warned): profiling stops.
+            // SAFETY: `module` is being loaded.
+            None if !unsafe { tags_fit_page_flags(module, start, size) } => {
+                shutdown_mem_profiling(false);
+            }
+            None => {}
+        }
+    }
     for (i, ct) in m.tags(ty.tag_size()).enumerate() {
-        // SAFETY: The write lock is held; the module has not run yet.
+        // SAFETY: The write lock is held; the module's code has not run.
         if unsafe { alloc_tag(ct).alloc_counters() }.is_err() {
             pr_err!(
                 "module {}: cannot allocate the counters of its allocation tags\n",
-                ModName(m.module())
+                ModName(module)
             );
             for ct in m.tags(ty.tag_size()).take(i) {
                 // SAFETY: As above; the load fails, so the tags are unlisted.
@@ -385,8 +446,9 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
     let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
     let mut in_use = 0usize;
     for ct in m.tags(ty.tag_size()) {
-        let bytes = alloc_tag(ct).read().bytes;
-        if bytes == 0 {
+        // Bytes and calls, as reclaiming needs both at zero.
+        let counters = alloc_tag(ct).read();
+        if counters == Default::default() {
             continue;
         }
         in_use += 1;
@@ -396,55 +458,51 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
             ct.lineno(),
             ct.modname().unwrap_or(c_str!("")),
             ct.function(),
-            bytes
+            counters.bytes
         );
     }
     if in_use != 0 {
-        match keep(ty, m) {
-            Ok(()) => {
-                pr_info!(
-                    "module {} unloaded with {} tags in use; keeping its tags\n",
-                    ModName(m.module()),
-                    in_use
-                );
-                return false;
-            }
-            Err(e) => pr_warn!(
-                "module {}: cannot keep its tags ({:?}); dropping {} tags in use\n",
+        if keep(ty, m) {
+            pr_info!(
+                "module {} unloaded with {} tags in use; keeping its tags\n",
                 ModName(m.module()),
-                e,
                 in_use
-            ),
+            );
+            return false;
         }
+        // Not in the area: the area was full or could not index them when
+        // the module was listed, so profiling was off before its code ran.
+        pr_err!(
+            "module {}: {} tags in use outside the module tag area; dropping them\n",
+            ModName(m.module()),
+            in_use
+        );
     }
     for ct in m.tags(ty.tag_size()) {
         // SAFETY: The write lock is held and the tags are being unlisted;
-        // nothing counts with them (or profiling is off, see `keep`).
+        // nothing counts with them.
         unsafe { alloc_tag(ct).free_counters() };
     }
     true
 }
 
-/// Keeps an unloading module's tags: gives them copies of their strings
-/// and marks the module's range unloaded.
-///
-/// `ENOENT` if the tags are not in the area (the area was full when the
-/// module was loaded, so profiling is off), `ENOMEM` if the copies could not
-/// be made.
-fn keep(ty: &Type, m: &Module) -> Result {
-    let area = area().ok_or(ENOENT)?;
+/// Keeps an unloading module's tags: marks its range kept and gives the
+/// tags copies of their strings, or placeholders if the copies cannot be
+/// had. Allocates nothing it needs: `false` only if the tags are not in the
+/// area.
+fn keep(ty: &Type, m: &Module) -> bool {
+    let Some(area) = area() else {
+        return false;
+    };
     let a = area.lock();
     let module = m.module();
-    let r = a
-        .iter_rev()
-        .find(|(_, _, r)| r.module.load(Ordering::Relaxed) == module)
-        .map(|(_, _, r)| r)
-        .ok_or(ENOENT)?;
-    // One copy of the module name, and one of each file name and function
-    // name (tags of one file follow each other).
+    let Some((_, _, r)) = a.iter_rev().find(|(_, _, r)| r.is_of(module)) else {
+        return false;
+    };
     let tags = || m.tags(ty.tag_size());
-    let modname = tags().find_map(CodeTag::modname);
-    let mut total = modname.map_or(0, |n| n.len_with_nul());
+    // The module's name lives in the range; one copy of each file name and
+    // function name (tags of one file follow each other).
+    let mut total = 0;
     let mut prev = ptr::null();
     for ct in tags() {
         if !ptr::eq(ct.filename().as_char_ptr(), prev) {
@@ -453,40 +511,54 @@ fn keep(ty: &Type, m: &Module) -> Result {
         }
         total += ct.function().len_with_nul();
     }
-    let mut strings = KVec::with_capacity(total, GFP_KERNEL)?;
-    let mut copy = |s: &CStr| -> Result<usize> {
-        let at = strings.len();
-        strings.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL)?;
-        Ok(at)
-    };
-    let modname_at = modname.map(&mut copy).transpose()?;
-    let mut offsets = KVec::with_capacity(tags().count(), GFP_KERNEL)?;
-    let (mut prev, mut file_at) = (ptr::null(), 0);
-    for ct in tags() {
-        if !ptr::eq(ct.filename().as_char_ptr(), prev) {
-            prev = ct.filename().as_char_ptr();
-            file_at = copy(ct.filename())?;
+    let modname = r.name().as_char_ptr();
+    match KVec::<u8>::with_capacity(total, GFP_KERNEL) {
+        Ok(mut strings) => {
+            // The capacity is exact, so the bytes never move: each tag can
+            // point at its copies as they are made.
+            let base = strings.as_mut_ptr().cast::<c_char>();
+            let (mut prev, mut file) = (ptr::null(), ptr::null());
+            for ct in tags() {
+                let mut copy = |s: &CStr| {
+                    let at = strings.len();
+                    // Within the capacity: no allocation, cannot fail.
+                    let _ = strings.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL);
+                    // SAFETY: `at` is within the vector.
+                    unsafe { base.add(at).cast_const() }
+                };
+                if !ptr::eq(ct.filename().as_char_ptr(), prev) {
+                    prev = ct.filename().as_char_ptr();
+                    file = copy(ct.filename());
+                }
+                let function = copy(ct.function());
+                // SAFETY: The copies are NUL-terminated and live in
+                // `strings`, which the range owns until it is reclaimed,
+                // after the tags are unlisted; the module name lives in the
+                // range too. The type's write lock is held (our caller's).
+                unsafe { ct.keep_strings(file, function, modname) };
+            }
+            // SAFETY: The area is locked: nobody else uses `strings`
+            // (invariant).
+            unsafe { *r.strings.get() = strings };
         }
-        offsets.push((file_at, copy(ct.function())?), GFP_KERNEL)?;
+        Err(_) => {
+            pr_warn!(
+                "module {}: no memory to copy the names of its tags; they stay as {}\n",
+                ModName(module),
+                UNKNOWN
+            );
+            for ct in tags() {
+                // SAFETY: Static strings, and the name in the range, which
+                // lives until the tags are unlisted; the type's write lock
+                // is held (our caller's).
+                unsafe { ct.keep_strings(UNKNOWN.as_char_ptr(), UNKNOWN.as_char_ptr(), modname) };
+            }
+        }
     }
-    // The capacity was exact: the bytes never moved, and never will.
-    let base = strings.as_ptr().cast::<c_char>();
-    for (ct, &(file_at, func_at)) in tags().zip(offsets.iter()) {
-        // SAFETY: The offsets are of NUL-terminated copies in `strings`,
-        // which the range owns from here until it is released, after the
-        // tags are unlisted; the type's write lock is held (our caller's).
-        unsafe {
-            ct.keep_strings(
-                base.add(file_at),
-                base.add(func_at),
-                modname_at.map_or(ptr::null(), |at| base.add(at)),
-            )
-        };
-    }
-    // SAFETY: The area is locked: nobody else uses `strings` (invariant).
-    unsafe { *r.strings.get() = strings };
+    // INVARIANT: With the area locked.
+    r.kept.store(true, Ordering::Relaxed);
     r.module.store(ptr::null_mut(), Ordering::Relaxed);
-    Ok(())
+    true
 }
 
 /// What the debugfs file `alloc_tag/module_area` shows.
@@ -501,7 +573,7 @@ unsafe extern "C" fn module_area_show(m: *mut bindings::seq_file, _v: *mut c_voi
     };
     let text = {
         let a = area.lock();
-        let unloaded = a.iter_rev().filter(|(_, _, r)| r.is_unloaded()).count();
+        let unloaded = a.iter_rev().filter(|(_, _, r)| r.is_kept()).count();
         CString::try_from_fmt(fmt!(
             "capacity {}\nused {}\npopulated {}\nranges {}\nunloaded {}\n",
             a.capacity(),

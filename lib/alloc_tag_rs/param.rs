@@ -3,9 +3,16 @@
 //! Parsing of the `sysctl.vm.mem_profiling=` boot parameter.
 //!
 //! Mirrors `setup_early_mem_profiling()` in `srctree/lib/alloc_tag.c`, with the
-//! grammar later kernels accept: `{0|1|never}[,compressed]`. The first token is
-//! read like `kstrtobool()` in `srctree/lib/kstrtox.c`, which only looks at its
-//! first one or two bytes, unless it is exactly `never`.
+//! grammar later kernels accept: `{0|1|never}[,compressed]`.
+//!
+//! - A value that starts with `never` means never, whatever follows (6.12 and
+//!   upstream compare only those five bytes): `nevermore` and
+//!   `never,compressed` disable profiling for good. A user who says never
+//!   must never get profiling, so this reading fails closed; what follows is
+//!   reported as ignored ([`Setting::ignored`]).
+//! - Otherwise the first token (up to the first comma) is read like
+//!   `kstrtobool()` in `srctree/lib/kstrtox.c`, which only looks at its first
+//!   one or two bytes, and after a comma only `compressed` is accepted.
 
 use core::fmt;
 
@@ -29,6 +36,23 @@ pub struct Setting {
     pub compressed: bool,
 }
 
+/// The prefix that means [`Mode::Never`].
+const NEVER: &[u8] = b"never";
+
+/// What comes after `never` in a value that starts with it, to report as
+/// ignored: `None` for other values, and for `never` itself.
+///
+/// ```
+/// # use alloc_tag_logic::param::ignored_after_never;
+/// assert_eq!(ignored_after_never(b"never,compressed"), Some(&b",compressed"[..]));
+/// assert_eq!(ignored_after_never(b"nevermore"), Some(&b"more"[..]));
+/// assert_eq!(ignored_after_never(b"never"), None);
+/// assert_eq!(ignored_after_never(b"1,compressed"), None);
+/// ```
+pub fn ignored_after_never(value: &[u8]) -> Option<&[u8]> {
+    value.strip_prefix(NEVER).filter(|rest| !rest.is_empty())
+}
+
 impl Setting {
     /// Returns whether profiling starts enabled.
     pub fn enabled(&self) -> bool {
@@ -50,8 +74,6 @@ pub enum ParamError {
     BadMode,
     /// Something other than exactly `compressed` follows the comma.
     BadOption,
-    /// `never` is followed by a comma.
-    NeverWithOptions,
 }
 
 impl ParamError {
@@ -61,7 +83,6 @@ impl ParamError {
             Self::Empty => "empty value",
             Self::BadMode => "expected 0, 1 or never",
             Self::BadOption => "unknown option after ',': only 'compressed' is accepted",
-            Self::NeverWithOptions => "'never' takes no options",
         }
     }
 }
@@ -95,11 +116,20 @@ pub fn kstrtobool(s: &[u8]) -> Option<bool> {
 /// # use alloc_tag_logic::param::{parse, Mode, ParamError, Setting};
 /// let on = parse(b"1,compressed");
 /// assert_eq!(on, Ok(Setting { mode: Mode::On, compressed: true }));
-/// assert_eq!(parse(b"never,compressed"), Err(ParamError::NeverWithOptions));
+/// let never = Ok(Setting { mode: Mode::Never, compressed: false });
+/// assert_eq!(parse(b"never,compressed"), never);
+/// assert_eq!(parse(b"1,bogus"), Err(ParamError::BadOption));
 /// ```
 pub fn parse(value: &[u8]) -> Result<Setting, ParamError> {
     if value.is_empty() {
         return Err(ParamError::Empty);
+    }
+    // Nothing stored for never: `,compressed` after it means nothing.
+    if value.starts_with(NEVER) {
+        return Ok(Setting {
+            mode: Mode::Never,
+            compressed: false,
+        });
     }
 
     // Only the first comma separates; a second one is part of the option.
@@ -107,17 +137,10 @@ pub fn parse(value: &[u8]) -> Result<Setting, ParamError> {
     let first = tokens.next().unwrap_or_default();
     let option = tokens.next();
 
-    let mode = if first == b"never" {
-        if option.is_some() {
-            return Err(ParamError::NeverWithOptions);
-        }
-        Mode::Never
-    } else {
-        match kstrtobool(first) {
-            Some(true) => Mode::On,
-            Some(false) => Mode::Off,
-            None => return Err(ParamError::BadMode),
-        }
+    let mode = match kstrtobool(first) {
+        Some(true) => Mode::On,
+        Some(false) => Mode::Off,
+        None => return Err(ParamError::BadMode),
     };
 
     let compressed = match option {

@@ -32,11 +32,11 @@ use core::{
     ffi::{c_int, c_uint},
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, Ordering::Relaxed},
 };
 use kernel::{
     alloc_tag::{
-        pgtag::{PageTagLayout, EMPTY_INDEX, NO_INDEX},
+        pgtag::{FlagsWord, PageTagLayout, EMPTY_INDEX, NO_INDEX},
         static_key::StaticKey,
         Tag,
     },
@@ -110,7 +110,7 @@ enum Ref<'a> {
 /// change at any time.
 enum Handle<'a> {
     Ext(ptr::NonNull<bindings::page_ext>),
-    Flags(&'a AtomicUsize),
+    Flags(&'a FlagsWord),
 }
 
 /// Runs `f` on the handle of `page`'s reference, or gives `none` if the
@@ -130,9 +130,10 @@ unsafe fn with_handle<R>(
     f: impl FnOnce(&Handle<'_>) -> R,
 ) -> R {
     if mem_profiling_compressed.is_enabled() {
-        // SAFETY: `page` is valid meanwhile; C changes `flags` only with
-        // atomic operations or while it owns the page, as the caller does.
-        let flags = unsafe { AtomicUsize::from_ptr(ptr::addr_of_mut!((*page).flags)) };
+        // SAFETY: `page` is valid meanwhile; others change `flags` only
+        // with atomic operations (a plain write needs the page, which the
+        // caller owns).
+        let flags = unsafe { FlagsWord::from_ptr(ptr::addr_of_mut!((*page).flags).cast()) };
         f(&Handle::Flags(flags))
     } else {
         // SAFETY: Per the safety requirements.
@@ -424,6 +425,12 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
 /// unaccounts. Counters do not change; copying instead would count `new`'s
 /// allocation twice or make counters go negative.
 ///
+/// Only when both are accounted, as upstream does: a page without a tag
+/// keeps none, and the other keeps its own. `migrate_device.c` moves
+/// anonymous memory to device-private and device-coherent pages, which the
+/// page allocator never frees: swapping with one would leave `old` to be
+/// freed uncounted and its tag's count never given back.
+///
 /// # Safety
 ///
 /// Both are valid folios owned by the migration code.
@@ -434,9 +441,12 @@ pub unsafe extern "C" fn __pgalloc_tag_swap(new: *mut bindings::folio, old: *mut
     unsafe {
         with_handle(new, (), |hn| {
             with_handle(old, (), |ho| {
-                let (rn, ro) = (hn.read(), ho.read());
-                hn.update(ro);
-                ho.update(rn);
+                if let (Ref::Tag(tn), Ref::Tag(to)) = (hn.read(), ho.read()) {
+                    // Both have indexes (they were read from them), so both
+                    // updates record.
+                    hn.update(Ref::Tag(to));
+                    ho.update(Ref::Tag(tn));
+                }
             })
         })
     }
@@ -448,11 +458,15 @@ pub unsafe extern "C" fn __pgalloc_tag_swap(new: *mut bindings::folio, old: *mut
 /// compressed mode was asked for and cannot work: the caller disables
 /// profiling (the warning says why).
 ///
-/// Called from early parameters, single-threaded, before pages are
-/// allocated; may be called again (the last call decides).
+/// May be called again (the last call decides).
+///
+/// # Safety
+///
+/// Called from early parameters: single-threaded, before any page is
+/// accounted, so no index is in use.
 #[no_mangle]
 #[link_section = ".init.text"]
-pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> bool {
+pub unsafe extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> bool {
     const LONG_BITS: u32 = usize::BITS;
     // The gap ends where the lowest of the fields above the flags begins.
     const _: () = assert!(
@@ -479,8 +493,11 @@ pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> 
     );
     match field {
         Ok(field) if needed <= usable => {
-            LAYOUT.set_field(field.bits(), field.shift());
-            LAYOUT.set_kernel_tags(kernel_tags_start(), map.kernel_tags);
+            // SAFETY: No index is in use yet (the safety requirements).
+            unsafe {
+                LAYOUT.set_field(field.bits(), field.shift());
+                LAYOUT.set_kernel_tags(kernel_tags_start(), map.kernel_tags);
+            }
             if !mem_profiling_compressed.is_enabled() {
                 mem_profiling_compressed.enable();
             }
@@ -508,10 +525,16 @@ pub extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_uint) -> 
 }
 
 /// Tells where the module tag area is: its tags have the indexes after the
-/// kernel's, in address order. Called once, before any module is loaded.
+/// kernel's, in address order.
+///
+/// # Safety
+///
+/// Called once, before any module is loaded: no index of a module tag is
+/// in use, and kernel tags keep theirs.
 #[no_mangle]
-pub extern "C" fn pgtag_set_module_area(start: usize, size: usize) {
-    LAYOUT.set_module_area(start, size);
+pub unsafe extern "C" fn pgtag_set_module_area(start: usize, size: usize) {
+    // SAFETY: Per the safety requirements, no index it changes is in use.
+    unsafe { LAYOUT.set_module_area(start, size) };
     if mem_profiling_compressed.is_enabled() {
         pr_info!(
             "compressed: tag references in {} bits of page->flags; {} kernel tags, room for {} module tags, indexes up to {}\n",

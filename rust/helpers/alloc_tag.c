@@ -3,6 +3,7 @@
 #include <linux/cpumask.h>
 #include <linux/jump_label.h>
 #include <linux/kasan.h>
+#include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 
@@ -58,4 +59,42 @@ void rust_helper_alloc_tag_this_cpu_add(u64 __percpu *p, u64 v)
 struct page *rust_helper_folio_page(struct folio *folio, unsigned long n)
 {
 	return folio_page(folio, n);
+}
+
+/*
+ * page->flags for kernel::alloc_tag::pgtag::FlagsWord where it has no
+ * inline assembly of its own (not x86-64): the word C also changes with
+ * bit operations of any width.
+ */
+unsigned long rust_helper_pgtag_flags_read(unsigned long *word)
+{
+	return READ_ONCE(*word);
+}
+
+bool rust_helper_pgtag_flags_try_cmpxchg(unsigned long *word,
+					 unsigned long *old, unsigned long new)
+{
+	return try_cmpxchg(word, old, new);
+}
+
+void rust_helper_pgtag_flags_andnot(unsigned long *word, unsigned long mask)
+{
+	atomic_long_andnot(mask, (atomic_long_t *)word);
+}
+
+/*
+ * The module tag area's pages come from alloc_page(), which kmemleak does
+ * not track, yet the tags in them hold the only pointers to their per-CPU
+ * counters: they are registered as objects that are scanned and never
+ * reported. Inline (empty) without DEBUG_KMEMLEAK.
+ */
+void rust_helper_kmemleak_alloc(const void *ptr, size_t size, int min_count,
+				gfp_t gfp)
+{
+	kmemleak_alloc(ptr, size, min_count, gfp);
+}
+
+void rust_helper_kmemleak_free(const void *ptr)
+{
+	kmemleak_free(ptr);
 }

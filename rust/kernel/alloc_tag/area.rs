@@ -193,6 +193,13 @@ impl VmArea {
         // SAFETY: `start..stop` was just mapped; with KASAN_VMALLOC its
         // shadow is poisoned until now.
         unsafe { bindings::kasan_unpoison_vmalloc(start as *const _, (stop - start) as _) };
+        // What the area holds may be the only pointer to memory kmemleak
+        // tracks: each page is an object it scans and never reports.
+        for page in (start..stop).step_by(PAGE_SIZE) {
+            // SAFETY: The page was just mapped; it is unregistered before
+            // it is unmapped (`depopulate`).
+            unsafe { bindings::kmemleak_alloc(page as *const _, PAGE_SIZE, 0, flags::GFP_KERNEL) };
+        }
         // Room for the new pages was reserved above: moving them in cannot
         // fail (a failure now would free mapped pages).
         let spare = self.pages.spare_capacity_mut();
@@ -217,6 +224,10 @@ impl VmArea {
         }
         let start = self.base() + keep * PAGE_SIZE;
         let stop = self.base() + have * PAGE_SIZE;
+        for page in (start..stop).step_by(PAGE_SIZE) {
+            // SAFETY: `populate` registered each mapped page with kmemleak.
+            unsafe { bindings::kmemleak_free(page as *const _) };
+        }
         // SAFETY: `start..stop` is mapped (invariant); nothing in it is used
         // any more, which the caller asked for.
         unsafe {

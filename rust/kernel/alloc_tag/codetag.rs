@@ -273,6 +273,19 @@ struct Modules {
 ///     ..desc
 /// };
 /// assert_eq!(Type::register(&missing).err(), Some(EINVAL));
+///
+/// // The second type goes again: module loads list tags in one type only.
+/// let types = || {
+///     let mut seen = 0;
+///     // SAFETY: Only this test unregisters a type, and not meanwhile.
+///     unsafe { Type::for_each(|_| seen += 1) };
+///     seen
+/// };
+/// let before = types();
+/// // SAFETY: Nothing holds `ty` or its tags any more, and no module loads
+/// // while the boot's doctests run (user space has not started).
+/// unsafe { Type::unregister(ty) };
+/// assert_eq!(types(), before - 1);
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -367,6 +380,38 @@ impl Type {
         let t = unsafe { KBox::from_raw(t) };
         pr_err!("codetag: no room for the type of section {}\n", t.section());
         Err(ENOSPC)
+    }
+
+    /// Unregisters a type [`Type::register`] returned, and frees it.
+    ///
+    /// # Safety
+    ///
+    /// Nothing uses `ty` any more: no reference to it or to its tags is
+    /// held, and no module is loaded or unloaded meanwhile (module loads
+    /// and unloads walk the registered types).
+    pub unsafe fn unregister(ty: &'static Type) {
+        let t = ptr::from_ref(ty).cast_mut();
+        for slot in &TYPES {
+            if slot
+                .compare_exchange(t, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                // SAFETY: `t` came from `KBox::into_raw` in `register` and is
+                // no longer published; per the safety requirements nothing
+                // uses it.
+                drop(unsafe { KBox::from_raw(t) });
+                return;
+            }
+        }
+    }
+
+    /// Calls `f` with every registered type.
+    ///
+    /// # Safety
+    ///
+    /// No type is unregistered meanwhile.
+    pub unsafe fn for_each(mut f: impl FnMut(&'static Type)) {
+        types().for_each(&mut f);
     }
 
     /// Borrows a type from the pointer C holds.
@@ -476,8 +521,8 @@ impl Type {
         let start = self.symbol(module, "__start_")?;
         let stop = self.symbol(module, "__stop_")?;
         if start == 0 || stop == 0 || start > stop || (stop - start) % self.desc.tag_size != 0 {
-            pr_warn!(
-                "Failed to load code tags of type {} from the module {}\n",
+            pr_err!(
+                "Failed to load code tags of type {} from the module {}: bad section bounds\n",
                 self.section(),
                 ModName(module)
             );
@@ -654,11 +699,13 @@ extern "C" {
     ) -> crate::ffi::c_ulong;
 }
 
-/// Adds a module's tags to every type, like `codetag_load_module()`.
+/// Adds a module's tags to every type, like `codetag_load_module()`, before
+/// any of the module's code runs.
 ///
-/// A type whose section bounds cannot be found in the module is skipped
-/// with a warning, as in 6.12. A type's `module_load` callback can fail the
-/// load: the module's tags are then removed from every type again.
+/// Any failure fails the load, and the module's tags are removed from every
+/// type again: a type's `module_load` callback refusing, no memory, or
+/// section bounds that cannot be found in the module (reported; 6.12 let
+/// such a module load, its tags counting with no counters behind them).
 ///
 /// # Safety
 ///
@@ -668,16 +715,11 @@ pub unsafe fn load_module(module: *mut bindings::module) -> Result {
         return Ok(());
     }
     for (i, t) in types().enumerate() {
-        match t.add_module(module) {
-            // Bad section bounds were reported; the module loads without
-            // these tags.
-            Ok(()) | Err(EINVAL) => {}
-            Err(e) => {
-                for t in types().take(i) {
-                    t.remove_module(module);
-                }
-                return Err(e);
+        if let Err(e) = t.add_module(module) {
+            for t in types().take(i) {
+                t.remove_module(module);
             }
+            return Err(e);
         }
     }
     Ok(())
@@ -709,16 +751,22 @@ pub unsafe fn unload_module(module: *mut bindings::module) {
     }
 }
 
-/// Returns whether a type places the module section `name` of `size` bytes
-/// in memory of its own (`codetag_needs_module_section()`).
+/// Returns whether a type places the module section `name` of `size` bytes,
+/// aligned to `align`, in memory of its own
+/// (`codetag_needs_module_section()`); the type may reserve that memory now.
 ///
 /// # Safety
 ///
 /// `module` is a valid module that is being loaded.
-pub unsafe fn needs_section(module: *mut bindings::module, name: &CStr, size: usize) -> bool {
+pub unsafe fn needs_section(
+    module: *mut bindings::module,
+    name: &CStr,
+    size: usize,
+    align: usize,
+) -> bool {
     Type::for_section(name, |t| match t.desc.needs_section_mem {
         // SAFETY: The callback was registered for this type; `module` is valid.
-        Some(needs) => unsafe { needs(module, size as _) },
+        Some(needs) => unsafe { needs(module, size as _, align as _) },
         None => false,
     })
     .unwrap_or(false)

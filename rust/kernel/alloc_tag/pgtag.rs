@@ -9,24 +9,42 @@
 //! # Examples
 //!
 //! The field never loses a concurrent change to another bit of the word:
-//! another CPU toggles bits on both sides of it while this one stores
+//! another CPU toggles bits on both sides of it, each with a locked
+//! byte-wide `xor` as C's `change_bit()` does on x86, while this one stores
 //! indexes.
 //!
 //! ```
-//! use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-//! use kernel::{alloc_tag::pgtag::PageTagLayout, bindings};
+//! use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+//! use kernel::{alloc_tag::pgtag::{FlagsWord, PageTagLayout}, bindings};
 //!
 //! static LAYOUT: PageTagLayout = PageTagLayout::new();
 //! // A 12-bit field at bits 20..32.
-//! LAYOUT.set_field(12, 20);
-//! static WORD: AtomicUsize = AtomicUsize::new(0);
+//! // SAFETY: No index of this layout is in use yet.
+//! unsafe { LAYOUT.set_field(12, 20) };
+//! static WORD: FlagsWord = FlagsWord::new(0);
 //! static DONE: AtomicBool = AtomicBool::new(false);
-//! const OTHERS: usize = (1 << 3) | (1 << 19) | (1 << 32) | (1 << 40);
+//! // Bits 3, 19, 32 and 40: (byte, mask) pairs of the word.
+//! const OTHERS: [(usize, u8); 4] = [(0, 1 << 3), (2, 1 << 3), (4, 1), (5, 1)];
 //! const TOGGLES: usize = 200_000;
 //!
 //! extern "C" fn toggle(_: *mut core::ffi::c_void) {
+//!     let word = core::ptr::from_ref(&WORD).cast::<u8>();
 //!     for _ in 0..TOGGLES {
-//!         WORD.fetch_xor(OTHERS, Relaxed);
+//!         for (byte, mask) in OTHERS {
+//!             #[cfg(CONFIG_X86_64)]
+//!             // SAFETY: `byte` is within the word; a locked `xor` on one
+//!             // byte of it is atomic, as for C.
+//!             unsafe {
+//!                 core::arch::asm!(
+//!                     "lock xor byte ptr [{p}], {m}",
+//!                     p = in(reg) word.wrapping_add(byte),
+//!                     m = in(reg_byte) mask,
+//!                     options(nostack)
+//!                 )
+//!             };
+//!             #[cfg(not(CONFIG_X86_64))]
+//!             let _ = (word, byte, mask);
+//!         }
 //!     }
 //!     DONE.store(true, Relaxed);
 //! }
@@ -50,15 +68,14 @@
 //! let last = (stores - 1) % 4096;
 //! assert_eq!(LAYOUT.load(&WORD), last);
 //! // Every CPU that ran `toggle` made an even number of toggles.
-//! assert_eq!(WORD.load(Relaxed), last << 20);
+//! assert_eq!(WORD.load(), last << 20);
 //! ```
 //!
 //! Kernel tags, then module tags, with the markers before them:
 //!
 //! ```
-//! use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 //! use kernel::{
-//!     alloc_tag::pgtag::{PageTagLayout, EMPTY_INDEX, FIRST_TAG_INDEX, NO_INDEX},
+//!     alloc_tag::pgtag::{FlagsWord, PageTagLayout, EMPTY_INDEX, FIRST_TAG_INDEX, NO_INDEX},
 //!     bindings,
 //! };
 //!
@@ -66,9 +83,12 @@
 //! let tags: [bindings::alloc_tag; 8] = unsafe { core::mem::zeroed() };
 //! let (kernel, area) = (&tags[..3], &tags[4..]);
 //! let layout = PageTagLayout::new();
-//! layout.set_field(3, 40); // indexes 0..=7
-//! layout.set_kernel_tags(kernel.as_ptr() as usize, 3);
-//! layout.set_module_area(area.as_ptr() as usize, core::mem::size_of_val(area));
+//! // SAFETY: No index of this layout is in use yet.
+//! unsafe {
+//!     layout.set_field(3, 40); // indexes 0..=7
+//!     layout.set_kernel_tags(kernel.as_ptr() as usize, 3);
+//!     layout.set_module_area(area.as_ptr() as usize, core::mem::size_of_val(area));
+//! }
 //! assert_eq!((NO_INDEX, EMPTY_INDEX, FIRST_TAG_INDEX), (0, 1, 2));
 //! assert_eq!((layout.max_index(), layout.kernel_tags()), (7, 3));
 //! // The last kernel tag and the first module tag are neighbours.
@@ -89,20 +109,25 @@
 //!     assert_eq!(layout.tag_of(i), None);
 //! }
 //! // The markers and the tags go in and out of a word unchanged.
-//! let word = AtomicUsize::new(usize::MAX);
+//! let word = FlagsWord::new(usize::MAX);
 //! for i in [NO_INDEX, EMPTY_INDEX, 4, 5, 7] {
 //!     layout.store(&word, i);
 //!     assert_eq!(layout.load(&word), i);
-//!     assert_eq!(word.load(Relaxed) | (7 << 40), usize::MAX);
+//!     assert_eq!(word.load() | (7 << 40), usize::MAX);
 //! }
 //! // A store replaces a stale index (2 | 5 would be 7), and `take` leaves
 //! // the field clear; the other bits stay.
 //! let others = usize::MAX & !(7 << 40);
-//! let word = AtomicUsize::new(others | (2 << 40));
+//! let word = FlagsWord::new(others | (2 << 40));
 //! layout.store(&word, 5);
 //! assert_eq!(layout.load(&word), 5);
 //! assert_eq!((layout.take(&word), layout.take(&word)), (5, NO_INDEX));
-//! assert_eq!(word.load(Relaxed), others);
+//! assert_eq!(word.load(), others);
+//! // A compare-and-exchange that finds another value changes nothing.
+//! assert_eq!(word.compare_exchange(0, 1), Err(others));
+//! assert_eq!(word.compare_exchange(others, 1), Ok(()));
+//! word.clear(1);
+//! assert_eq!(word.load(), 0);
 //! ```
 //!
 //! A field too narrow for every kernel tag gives indexes to the first ones
@@ -114,9 +139,12 @@
 //! // SAFETY: An all-zero `alloc_tag` is valid (no pointers are followed).
 //! let tags: [bindings::alloc_tag; 8] = unsafe { core::mem::zeroed() };
 //! let layout = PageTagLayout::new();
-//! layout.set_field(2, 0); // indexes 0..=3: two tags
-//! layout.set_kernel_tags(tags.as_ptr() as usize, 5);
-//! layout.set_module_area(tags[5..].as_ptr() as usize, 3 * core::mem::size_of_val(&tags[0]));
+//! // SAFETY: No index of this layout is in use yet.
+//! unsafe {
+//!     layout.set_field(2, 0); // indexes 0..=3: two tags
+//!     layout.set_kernel_tags(tags.as_ptr() as usize, 5);
+//!     layout.set_module_area(tags[5..].as_ptr() as usize, 3 * core::mem::size_of_val(&tags[0]));
+//! }
 //! assert_eq!(layout.kernel_tags(), 2);
 //! assert_eq!((layout.index_of(&tags[1]), layout.index_of(&tags[2])), (Some(3), None));
 //! assert_eq!((layout.index_of(&tags[5]), layout.tag_of(3)), (None, Some(&raw const tags[1])));
@@ -124,9 +152,138 @@
 
 use crate::bindings;
 use core::{
+    cell::UnsafeCell,
     mem::size_of,
     sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed},
 };
+
+/// A `page->flags` word, read and changed as C does it.
+///
+/// C sets and clears page flags with atomic bit operations of any width
+/// (on x86 a constant bit is a `lock orb` or `lock andb` on one byte) and
+/// writes the word plainly while it owns the page. Rust's atomic types must
+/// not be mixed with accesses of another size, so this type uses the
+/// instructions of C's `READ_ONCE()`, `try_cmpxchg()` and
+/// `atomic_long_andnot()` instead: inline assembly on x86-64, whose effects
+/// are the hardware's, as they are for C, and those C functions elsewhere.
+///
+/// # Invariants
+///
+/// The word is only accessed atomically (by this type, or by C's atomic
+/// operations) while others may change it.
+#[repr(transparent)]
+pub struct FlagsWord(UnsafeCell<usize>);
+
+// SAFETY: Every access through `&FlagsWord` is atomic (type invariant).
+unsafe impl Sync for FlagsWord {}
+
+impl FlagsWord {
+    /// A word of its own, holding `value` (for tests).
+    pub const fn new(value: usize) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    /// Borrows a flags word of C.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for `'a`, and while it is borrowed others change the
+    /// word only with atomic operations (or not at all).
+    #[inline]
+    pub unsafe fn from_ptr<'a>(ptr: *mut usize) -> &'a Self {
+        // SAFETY: `FlagsWord` is a transparent wrapper; validity is the
+        // caller's promise.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    #[inline]
+    fn as_ptr(&self) -> *mut usize {
+        self.0.get()
+    }
+
+    /// Reads the word, like `READ_ONCE()`.
+    #[inline]
+    pub fn load(&self) -> usize {
+        // SAFETY: An aligned word-sized read of a valid word is single-copy
+        // atomic: a `mov`, as `READ_ONCE()` compiles to.
+        #[cfg(CONFIG_X86_64)]
+        unsafe {
+            let v: usize;
+            core::arch::asm!(
+                "mov {v}, qword ptr [{p}]",
+                p = in(reg) self.as_ptr(),
+                v = lateout(reg) v,
+                options(nostack, readonly, preserves_flags)
+            );
+            v
+        }
+        // SAFETY: The word is valid.
+        #[cfg(not(CONFIG_X86_64))]
+        unsafe {
+            bindings::pgtag_flags_read(self.as_ptr().cast()) as usize
+        }
+    }
+
+    /// Replaces the word with `new` if it is `old`, like `try_cmpxchg()`:
+    /// `Err` with the value found otherwise. Fully ordered, as C's is.
+    #[inline]
+    pub fn compare_exchange(&self, old: usize, new: usize) -> Result<(), usize> {
+        #[cfg(CONFIG_X86_64)]
+        {
+            let found: usize;
+            // SAFETY: A locked `cmpxchg` on a valid, aligned word: an
+            // atomic read-modify-write, as C's `try_cmpxchg()` on x86-64.
+            unsafe {
+                core::arch::asm!(
+                    "lock cmpxchg qword ptr [{p}], {new}",
+                    p = in(reg) self.as_ptr(),
+                    new = in(reg) new,
+                    inout("rax") old => found,
+                    options(nostack)
+                )
+            };
+            if found == old {
+                Ok(())
+            } else {
+                Err(found)
+            }
+        }
+        #[cfg(not(CONFIG_X86_64))]
+        {
+            let mut found = old as crate::ffi::c_ulong;
+            // SAFETY: The word is valid; `found` is a local.
+            let done = unsafe {
+                bindings::pgtag_flags_try_cmpxchg(self.as_ptr().cast(), &mut found, new as _)
+            };
+            if done {
+                Ok(())
+            } else {
+                Err(found as usize)
+            }
+        }
+    }
+
+    /// Clears the bits of `mask`, atomically, like `atomic_long_andnot()`.
+    #[inline]
+    pub fn clear(&self, mask: usize) {
+        // SAFETY: A locked `and` on a valid, aligned word: an atomic
+        // read-modify-write, as C's `atomic_long_andnot()` on x86-64.
+        #[cfg(CONFIG_X86_64)]
+        unsafe {
+            core::arch::asm!(
+                "lock and qword ptr [{p}], {m}",
+                p = in(reg) self.as_ptr(),
+                m = in(reg) !mask,
+                options(nostack)
+            )
+        };
+        // SAFETY: The word is valid.
+        #[cfg(not(CONFIG_X86_64))]
+        unsafe {
+            bindings::pgtag_flags_andnot(self.as_ptr().cast(), mask as _)
+        };
+    }
+}
 
 /// The index of "no tag".
 pub const NO_INDEX: usize = 0;
@@ -189,7 +346,12 @@ impl PageTagLayout {
 
     /// Puts the field at `bits` bits from bit `shift` up (`1 <= bits` and
     /// `bits + shift <= usize::BITS`, else the field is left alone).
-    pub fn set_field(&self, bits: u32, shift: u32) {
+    ///
+    /// # Safety
+    ///
+    /// No index this layout gave is in use: none will be read with it (a
+    /// changed layout gives an index another meaning).
+    pub unsafe fn set_field(&self, bits: u32, shift: u32) {
         if bits == 0 || bits.saturating_add(shift) > usize::BITS {
             return;
         }
@@ -202,7 +364,11 @@ impl PageTagLayout {
     }
 
     /// The kernel's tags: `count` of them from address `start`.
-    pub fn set_kernel_tags(&self, start: usize, count: usize) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageTagLayout::set_field`].
+    pub unsafe fn set_kernel_tags(&self, start: usize, count: usize) {
         self.kernel_start.store(start, Relaxed);
         self.kernel_bytes
             .store(count.saturating_mul(TAG_SIZE), Relaxed);
@@ -210,7 +376,11 @@ impl PageTagLayout {
     }
 
     /// The module tag area: `size` bytes from `base` (whole tags count).
-    pub fn set_module_area(&self, base: usize, size: usize) {
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageTagLayout::set_field`].
+    pub unsafe fn set_module_area(&self, base: usize, size: usize) {
         self.module_base.store(base, Relaxed);
         self.module_bytes.store(size - size % TAG_SIZE, Relaxed);
         self.set_reach();
@@ -304,19 +474,19 @@ impl PageTagLayout {
 
     /// The index stored in `word`.
     #[inline]
-    pub fn load(&self, word: &AtomicUsize) -> usize {
-        (word.load(Relaxed) & self.mask.load(Relaxed)).wrapping_shr(self.shift.load(Relaxed))
+    pub fn load(&self, word: &FlagsWord) -> usize {
+        (word.load() & self.mask.load(Relaxed)).wrapping_shr(self.shift.load(Relaxed))
     }
 
     /// Stores `index` (at most [`PageTagLayout::max_index`]) in `word`,
     /// leaving every other bit as it is, also those that other CPUs change
     /// meanwhile: a compare-and-exchange loop.
     #[inline]
-    pub fn store(&self, word: &AtomicUsize, index: usize) {
+    pub fn store(&self, word: &FlagsWord, index: usize) {
         let mask = self.mask.load(Relaxed);
         let bits = self.bits(index);
-        let mut old = word.load(Relaxed);
-        while let Err(now) = word.compare_exchange_weak(old, old & !mask | bits, Relaxed, Relaxed) {
+        let mut old = word.load();
+        while let Err(now) = word.compare_exchange(old, old & !mask | bits) {
             old = now;
         }
     }
@@ -325,10 +495,10 @@ impl PageTagLayout {
     /// with an atomic AND that leaves the other bits as they are. The
     /// caller is the only writer of the field meanwhile.
     #[inline]
-    pub fn take(&self, word: &AtomicUsize) -> usize {
+    pub fn take(&self, word: &FlagsWord) -> usize {
         let index = self.load(word);
         if index != NO_INDEX {
-            word.fetch_and(!self.mask.load(Relaxed), Relaxed);
+            word.clear(self.mask.load(Relaxed));
         }
         index
     }

@@ -151,10 +151,10 @@ impl Tag {
             // that CPU's counters.
             let c = unsafe { bindings::per_cpu_ptr(percpu.cast(), cpu) }
                 .cast::<bindings::alloc_tag_counters>();
-            // SAFETY: `c` is valid for reads. Its CPU updates it with plain
-            // per-CPU adds: a volatile read is what C's reader does
-            // (`READ_ONCE()` semantics), and a torn value cannot occur for
-            // aligned 64-bit words on the architectures that run this.
+            // SAFETY: `c` is valid for reads. Its CPU updates it with
+            // per-CPU adds, each one instruction on x86-64; a volatile read
+            // of the aligned 64-bit word (C's reader uses a plain load) is
+            // neither torn nor cached by the compiler.
             let (bytes, calls) = unsafe {
                 (
                     ptr::read_volatile(ptr::addr_of!((*c).bytes)),

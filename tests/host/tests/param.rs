@@ -1,6 +1,6 @@
 //! Tests of the `sysctl.vm.mem_profiling=` parser against the upstream grammar.
 
-use alloc_tag_logic::param::{kstrtobool, parse, Mode, ParamError, Setting};
+use alloc_tag_logic::param::{ignored_after_never, kstrtobool, parse, Mode, ParamError, Setting};
 use proptest::prelude::*;
 
 fn ok(mode: Mode, compressed: bool) -> Result<Setting, ParamError> {
@@ -33,11 +33,12 @@ fn kstrtobool_reads_only_the_first_bytes() {
     for s in ["no", "false", "0x1", "offset", "nope"] {
         assert_eq!(parse(s.as_bytes()), ok(Mode::Off, false), "{s}");
     }
-    // Only the exact word is `never`; anything longer is a kstrtobool() 'n'.
-    assert_eq!(parse(b"nevermore"), ok(Mode::Off, false));
+    // `never` is only these five lower-case bytes, as strncmp() reads them;
+    // other spellings are a kstrtobool() 'n', and "neve" is not never.
     assert_eq!(parse(b"NEVER"), ok(Mode::Off, false));
     assert_eq!(parse(b"Never"), ok(Mode::Off, false));
-    assert_eq!(parse(b"nevermore,compressed"), ok(Mode::Off, true));
+    assert_eq!(parse(b"neve"), ok(Mode::Off, false));
+    assert_eq!(parse(b"neve,compressed"), ok(Mode::Off, true));
 }
 
 #[test]
@@ -92,20 +93,37 @@ fn bad_option() {
         "1,compressed,compressed",
         "1,compressed\0",
         "0,never",
+        "1,never",
     ] {
         assert_eq!(parse(s.as_bytes()), Err(ParamError::BadOption), "{s:?}");
     }
 }
 
 #[test]
-fn never_takes_no_options() {
-    for s in ["never,", "never,compressed", "never,bogus", "never,,"] {
+fn whatever_follows_never_is_never() {
+    // Fails closed: 6.12 and upstream read never from the first five bytes.
+    for s in [
+        "never,",
+        "never,compressed",
+        "never,bogus",
+        "never,,",
+        "nevermore",
+        "nevermore,compressed",
+        "never0",
+        "never1",
+        "never\0",
+    ] {
+        assert_eq!(parse(s.as_bytes()), ok(Mode::Never, false), "{s:?}");
         assert_eq!(
-            parse(s.as_bytes()),
-            Err(ParamError::NeverWithOptions),
-            "{s}"
+            ignored_after_never(s.as_bytes()),
+            Some(&s.as_bytes()[5..]),
+            "{s:?}"
         );
     }
+    assert_eq!(parse(b"never"), ok(Mode::Never, false));
+    assert_eq!(ignored_after_never(b"never"), None);
+    assert_eq!(ignored_after_never(b"nevre"), None);
+    assert_eq!(ignored_after_never(b""), None);
 }
 
 #[test]
@@ -132,15 +150,10 @@ fn messages() {
         ParamError::BadOption.to_string(),
         "unknown option after ',': only 'compressed' is accepted"
     );
-    assert_eq!(
-        ParamError::NeverWithOptions.to_string(),
-        "'never' takes no options"
-    );
     for e in [
         ParamError::Empty,
         ParamError::BadMode,
         ParamError::BadOption,
-        ParamError::NeverWithOptions,
     ] {
         assert_eq!(e.as_str(), e.to_string());
     }
@@ -195,13 +208,14 @@ fn model(v: &[u8]) -> Result<Setting, ParamError> {
     if s.is_empty() {
         return Err(ParamError::Empty);
     }
+    if s.starts_with("never") {
+        return ok(Mode::Never, false);
+    }
     let (first, option) = match s.split_once(',') {
         Some((f, o)) => (f, Some(o)),
         None => (s, None),
     };
     let mode = match first {
-        "never" if option.is_some() => return Err(ParamError::NeverWithOptions),
-        "never" => Mode::Never,
         _ if first.starts_with(['y', 'Y', 't', 'T', '1']) => Mode::On,
         _ if first.starts_with(['n', 'N', 'f', 'F', '0']) => Mode::Off,
         _ if first.to_ascii_lowercase().starts_with("on") => Mode::On,
@@ -266,26 +280,29 @@ proptest! {
             Mode::On => "1",
         };
         let v = if compressed { format!("{word},compressed") } else { word.to_string() };
-        let expected = if mode == Mode::Never && compressed {
-            Err(ParamError::NeverWithOptions)
-        } else {
-            ok(mode, compressed)
-        };
+        let expected = ok(mode, compressed && mode != Mode::Never);
         prop_assert_eq!(parse(v.as_bytes()), expected);
     }
 
     #[test]
     fn accepted_values_have_an_accepted_shape(v in near_miss()) {
-        // Whatever is accepted is a mode, then nothing or exactly ",compressed".
+        // Whatever is accepted is never and anything, or a mode, then
+        // nothing or exactly ",compressed".
         if let Ok(setting) = parse(&v) {
-            let option = v.iter().position(|&b| b == b',').map(|c| &v[c..]);
-            prop_assert_eq!(option.is_some(), setting.compressed);
-            if let Some(option) = option {
-                prop_assert_eq!(option, b",compressed");
-            }
             if setting.mode == Mode::Never {
-                prop_assert_eq!(&v[..], b"never");
+                prop_assert!(v.starts_with(b"never"));
+                prop_assert!(!setting.compressed);
+            } else {
+                let option = v.iter().position(|&b| b == b',').map(|c| &v[c..]);
+                prop_assert_eq!(option.is_some(), setting.compressed);
+                if let Some(option) = option {
+                    prop_assert_eq!(option, b",compressed");
+                }
             }
+        }
+        // Never is never, whatever follows it.
+        if v.starts_with(b"never") {
+            prop_assert_eq!(parse(&v).map(|s| s.mode), Ok(Mode::Never));
         }
     }
 }

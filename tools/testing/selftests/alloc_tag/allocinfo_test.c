@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../kselftest_harness.h"
+#include "alloc_tag_util.h"
 
 #define ALLOCINFO	"/proc/allocinfo"
 #define SYSCTL		"/proc/sys/vm/mem_profiling"
@@ -208,6 +209,61 @@ TEST(sysctl_toggles_counting)
 	EXPECT_GE(t2 - t1, SEEN_BYTES);
 
 	write_sysctl(was);
+}
+
+/*
+ * show_mem() (here from sysrq 'm') ends with "Memory allocations:" and the
+ * tags with the most bytes, at most 10: "<size> <calls> <file>:<line>
+ * [<module>] func:<function>", the size in human units, each a call site
+ * of /proc/allocinfo.
+ */
+TEST(show_mem_lists_top_users)
+{
+	struct at_row *rows = calloc(4096, sizeof(*rows));
+	int n, kmsg, shown = 0, i;
+	const char *line, *start;
+	char *log;
+
+	ASSERT_NE(NULL, rows);
+	n = at_read_rows(NULL, rows, 4096);
+	ASSERT_LT(0, n) TH_LOG("%s: %s", ALLOCINFO, strerror(-n));
+	kmsg = at_kmsg_open(false);
+	ASSERT_LE(0, kmsg);
+	ASSERT_EQ(0, at_write_file("/proc/sysrq-trigger", "m"));
+	log = at_kmsg_read(kmsg);
+	close(kmsg);
+	ASSERT_NE(NULL, log);
+	start = strstr(log, "\nMemory allocations:\n");
+	ASSERT_NE(NULL, start) TH_LOG("no 'Memory allocations:' line:\n%.2000s", log);
+	for (line = start + strlen("\nMemory allocations:\n"); *line; ) {
+		const char *end = strchr(line, '\n');
+		char text[2048], unit[8], file[1024], func[512];
+		unsigned long long calls;
+		double size;
+		int lineno, found = 0;
+
+		snprintf(text, sizeof(text), "%.*s",
+			 (int)(end ? end - line : (long)strlen(line)), line);
+		line = end ? end + 1 : line + strlen(line);
+		/* "<number> <unit>" for the size, or "<n> B". */
+		if (sscanf(text, "%lf %7s %llu %1023[^:]:%d", &size, unit, &calls,
+			   file, &lineno) != 5)
+			break;
+		if (!strstr(text, " func:") || sscanf(strstr(text, " func:"), " func:%511s", func) != 1)
+			break;
+		EXPECT_TRUE(!strcmp(unit, "B") || !strcmp(unit, "KiB") ||
+			    !strcmp(unit, "MiB") || !strcmp(unit, "GiB"))
+			TH_LOG("size unit of '%s'", text);
+		for (i = 0; i < n && i < 4096 && !found; i++)
+			found = rows[i].line == lineno && !strcmp(rows[i].file, file) &&
+				!strcmp(rows[i].func, func);
+		EXPECT_TRUE(found) TH_LOG("not a call site of %s: %s", ALLOCINFO, text);
+		shown++;
+	}
+	EXPECT_LT(0, shown) TH_LOG("no row after 'Memory allocations:'");
+	EXPECT_GE(10, shown);
+	free(log);
+	free(rows);
 }
 
 TEST_HARNESS_MAIN

@@ -28,6 +28,9 @@
  * alloc_tag_align64 of tests/modules/, from /modules/ (or next to
  * $ALLOC_TAG_TEST_MODULE).
  */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "../kselftest_harness.h"
 #include "alloc_tag_util.h"
 
@@ -41,6 +44,7 @@
 #define CYCLE_CHECK	50
 #define ALIGN_NAME	"alloc_tag_align"
 #define ALIGN64_NAME	"alloc_tag_align64"
+#define KMEMLEAK	"/sys/kernel/debug/kmemleak"
 
 #define NOAREA_MSG	"alloc_tag: " TAGS_PARAM "=0: no module tag area; " \
 			"disabling memory allocation profiling"
@@ -330,6 +334,37 @@ TEST_F(area, alignment)
 	EXPECT_EQ(before.unloaded, after.unloaded);
 }
 
+/*
+ * kmemleak (kernels with it) finds no leak among the module tags' per-CPU
+ * counters: the pointers to them live only in the area's pages, which it
+ * must scan. An object younger than 5 s is never reported, so the scan
+ * waits that long.
+ */
+TEST_F_TIMEOUT(area, kmemleak_scans_the_area, 120)
+{
+	static const char *const ours[] = { "alloc_counters", NULL };
+	struct at_expect e;
+	char *report;
+	int fd;
+
+	if (access(KMEMLEAK, F_OK))
+		SKIP(return, "no kmemleak in this kernel");
+	load_and_allocate(_metadata, &e);
+	ASSERT_EQ(0, at_write_file(KMEMLEAK, "clear"));
+	sleep(6);
+	ASSERT_EQ(0, at_write_file(KMEMLEAK, "scan"));
+	fd = open(KMEMLEAK, O_RDONLY);
+	ASSERT_LE(0, fd);
+	report = at_read_text(fd);
+	close(fd);
+	ASSERT_NE(NULL, report);
+	EXPECT_FALSE(at_log_find(report, ours, why, sizeof(why)))
+		TH_LOG("kmemleak reports module tags' counters:\n%.3000s", report);
+	free(report);
+	ASSERT_EQ(0, at_set_param("allocated", "0"));
+	EXPECT_EQ(0, at_unload_module());
+}
+
 /* Shared by the boots that disable profiling: noarea and areafull. */
 
 /* Profiling is off for good: vm.mem_profiling reads 0 and cannot be set. */
@@ -498,6 +533,45 @@ TEST_F(areafull, failed_load_keeps_profiling)
 	free(log);
 	EXPECT_EQ(1, at_sysctl());
 	EXPECT_EQ(0, at_write_file(AT_SYSCTL, "1\n"));
+}
+
+/*
+ * Writers switch vm.mem_profiling on and off, as fast as they can, while
+ * a load finds no room for the test module's tags and shuts profiling
+ * down: once it is down it stays down, whichever write came last. (The
+ * check and the switch are serialised with the shutdown; a race test can
+ * only make a lost race likely, not certain.)
+ */
+TEST_F(areafull, shutdown_wins_over_writers)
+{
+	enum { WRITERS = 2 };
+	pid_t pids[WRITERS];
+	int i, ret, status;
+
+	if (at_env_flag("ALLOC_TAG_SYSCTL_RO"))
+		SKIP(return, "vm.mem_profiling is read-only in this kernel");
+	ASSERT_EQ(1, at_sysctl()) TH_LOG("profiling is off before the test");
+	for (i = 0; i < WRITERS; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			for (;;)
+				at_write_file(AT_SYSCTL, i % 2 ? "0\n" : "1\n");
+		}
+	}
+	usleep(100 * 1000);
+	ret = at_load_module();
+	usleep(100 * 1000);
+	for (i = 0; i < WRITERS; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], &status, 0);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", at_module_path(), strerror(-ret));
+	EXPECT_EQ(0, at_sysctl());
+	ret = at_write_file(AT_SYSCTL, "1\n");
+	EXPECT_EQ(-EPERM, ret) TH_LOG("writing 1: %s", ret ? strerror(-ret) : "done");
+	EXPECT_EQ(0, at_sysctl());
+	EXPECT_EQ(0, at_unload_module());
 }
 
 /*
