@@ -198,7 +198,9 @@ impl VmArea {
         for page in (start..stop).step_by(PAGE_SIZE) {
             // SAFETY: The page was just mapped; it is unregistered before
             // it is unmapped (`depopulate`).
-            unsafe { bindings::kmemleak_alloc(page as *const _, PAGE_SIZE, 0, flags::GFP_KERNEL) };
+            unsafe {
+                bindings::kmemleak_alloc(page as *const _, PAGE_SIZE, 0, bindings::GFP_KERNEL)
+            };
         }
         // Room for the new pages was reserved above: moving them in cannot
         // fail (a failure now would free mapped pages).
