@@ -508,34 +508,6 @@ static inline char *at_kmsg_read(int fd)
 	return out;
 }
 
-/* The whole text of the file open at @fd (malloc()ed; NULL on failure). */
-static inline char *at_read_text(int fd)
-{
-	size_t cap = 1 << 16, used = 0;
-	char *out = malloc(cap);
-	ssize_t n;
-
-	while (out) {
-		if (used + 4096 + 1 > cap) {
-			char *bigger = realloc(out, cap * 2);
-
-			if (!bigger) {
-				free(out);
-				return NULL;
-			}
-			out = bigger;
-			cap *= 2;
-		}
-		n = read(fd, out + used, 4096);
-		if (n <= 0)
-			break;
-		used += n;
-	}
-	if (out)
-		out[used] = '\0';
-	return out;
-}
-
 /*
  * Unloads the test module and sets *@log to what the kernel logged
  * meanwhile (malloc()ed; NULL if it could not be read, and then nothing is

@@ -44,7 +44,6 @@
 #define CYCLE_CHECK	50
 #define ALIGN_NAME	"alloc_tag_align"
 #define ALIGN64_NAME	"alloc_tag_align64"
-#define KMEMLEAK	"/sys/kernel/debug/kmemleak"
 
 #define NOAREA_MSG	"alloc_tag: " TAGS_PARAM "=0: no module tag area; " \
 			"disabling memory allocation profiling"
@@ -332,37 +331,6 @@ TEST_F(area, alignment)
 	EXPECT_EQ(before.populated, after.populated);
 	EXPECT_EQ(before.ranges, after.ranges);
 	EXPECT_EQ(before.unloaded, after.unloaded);
-}
-
-/*
- * kmemleak (kernels with it) finds no leak among the module tags' per-CPU
- * counters: the pointers to them live only in the area's pages, which it
- * must scan. An object younger than 5 s is never reported, so the scan
- * waits that long.
- */
-TEST_F_TIMEOUT(area, kmemleak_scans_the_area, 120)
-{
-	static const char *const ours[] = { "alloc_counters", NULL };
-	struct at_expect e;
-	char *report;
-	int fd;
-
-	if (access(KMEMLEAK, F_OK))
-		SKIP(return, "no kmemleak in this kernel");
-	load_and_allocate(_metadata, &e);
-	ASSERT_EQ(0, at_write_file(KMEMLEAK, "clear"));
-	sleep(6);
-	ASSERT_EQ(0, at_write_file(KMEMLEAK, "scan"));
-	fd = open(KMEMLEAK, O_RDONLY);
-	ASSERT_LE(0, fd);
-	report = at_read_text(fd);
-	close(fd);
-	ASSERT_NE(NULL, report);
-	EXPECT_FALSE(at_log_find(report, ours, why, sizeof(why)))
-		TH_LOG("kmemleak reports module tags' counters:\n%.3000s", report);
-	free(report);
-	ASSERT_EQ(0, at_set_param("allocated", "0"));
-	EXPECT_EQ(0, at_unload_module());
 }
 
 /* Shared by the boots that disable profiling: noarea and areafull. */
