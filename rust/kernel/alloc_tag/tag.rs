@@ -99,11 +99,12 @@ impl Tag {
             if !(*raw).counters.is_null() {
                 return Ok(());
             }
+            // No warning of the allocator's own: the caller reports it.
             let counters = bindings::pcpu_alloc_noprof(
                 core::mem::size_of::<bindings::alloc_tag_counters>(),
                 core::mem::align_of::<bindings::alloc_tag_counters>(),
                 false,
-                bindings::GFP_KERNEL,
+                bindings::GFP_KERNEL | bindings::__GFP_NOWARN,
             );
             if counters.is_null() {
                 return Err(crate::error::code::ENOMEM);
