@@ -2,8 +2,9 @@
 /*
  * Helpers shared by the alloc_tag kselftests: /proc/allocinfo rows, modules
  * and their parameters (above all alloc_tag_test, tests/modules/
- * alloc_tag_test), the sysctl, the kernel log and command line, the module
- * tag area's figures in debugfs and /proc/meminfo.
+ * alloc_tag_test), snapshots of every row to compare, the sysctl, the
+ * kernel log and command line, the module tag area's figures in debugfs and
+ * /proc/meminfo.
  */
 #ifndef ALLOC_TAG_UTIL_H
 #define ALLOC_TAG_UTIL_H
@@ -163,6 +164,169 @@ static inline const struct at_row *at_find_row(const struct at_row *rows, int n,
 		return &rows[i];
 	}
 	return NULL;
+}
+
+/*
+ * A snapshot of every row of /proc/allocinfo, for tests that compare rows
+ * before and after what they do. Its room is allocated and written by
+ * at_snap_prepare() up front, so that taking a snapshot later faults in no
+ * page: the test's own anonymous memory would count at the very rows such
+ * a test watches.
+ */
+#define AT_SNAP_ROWS	8192
+
+struct at_snap {
+	struct at_row *rows;
+	int n;
+};
+
+static inline int at_snap_prepare(struct at_snap *s)
+{
+	size_t size = AT_SNAP_ROWS * sizeof(*s->rows);
+
+	s->n = 0;
+	s->rows = malloc(size);
+	if (!s->rows)
+		return -ENOMEM;
+	/* Not zeroes: malloc() and a zeroing memset() may become calloc(). */
+	memset(s->rows, 1, size);
+	return 0;
+}
+
+static inline void at_snap_free(struct at_snap *s)
+{
+	free(s->rows);
+	s->rows = NULL;
+}
+
+/* 0, or -errno, or -E2BIG if there are more than AT_SNAP_ROWS rows. */
+static inline int at_snap_take(struct at_snap *s)
+{
+	s->n = at_read_rows(NULL, s->rows, AT_SNAP_ROWS);
+	return s->n < 0 ? s->n : s->n > AT_SNAP_ROWS ? -E2BIG : 0;
+}
+
+/*
+ * Faults in the stack a test may use later (a printf() alone takes
+ * kilobytes of it): a new stack page would count at a watched row too.
+ */
+static void __attribute__((noinline, unused)) at_touch_stack(void)
+{
+	volatile char deep[256 << 10];
+
+	memset((char *)deep, 1, sizeof(deep));
+}
+
+/*
+ * Writes every page of this process's private writable mappings (data,
+ * heap, stack; read and written back, so nothing changes): a kselftest
+ * runs in a child of the harness, and the first write to a page it shares
+ * with its parent copies the page, which would count at the very row of
+ * anonymous faults a test watches. Also faults in their unpopulated pages;
+ * call it before mapping what the test measures. 0, or -errno.
+ */
+static inline int at_prefault_self(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char line[512], perms[8];
+	unsigned long lo, hi, a;
+	int pass;
+
+	/* Twice: reading the maps may grow the heap the first time. */
+	for (pass = 0; pass < 2; pass++) {
+		FILE *f = fopen("/proc/self/maps", "r");
+
+		if (!f)
+			return -errno;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+			    strcmp(perms, "rw-p"))
+				continue;
+			for (a = lo; a < hi; a += page) {
+				volatile char *p = (volatile char *)a;
+
+				*p = *p;
+			}
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+/* The row of @s for the call site of @r, or NULL. */
+static inline const struct at_row *at_snap_row(const struct at_snap *s,
+					       const struct at_row *r)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->rows[i].line == r->line && !strcmp(s->rows[i].file, r->file) &&
+		    !strcmp(s->rows[i].func, r->func) &&
+		    !strcmp(s->rows[i].module, r->module))
+			return &s->rows[i];
+	return NULL;
+}
+
+/* How much the row of @r grew from @a to @b, in bytes and calls. */
+static inline void at_snap_growth(const struct at_snap *a, const struct at_snap *b,
+				  const struct at_row *r, long long *bytes,
+				  long long *calls)
+{
+	const struct at_row *ra = at_snap_row(a, r), *rb = at_snap_row(b, r);
+
+	*bytes = (rb ? rb->bytes : 0) - (ra ? ra->bytes : 0);
+	*calls = (long long)((rb ? rb->calls : 0) - (ra ? ra->calls : 0));
+}
+
+/*
+ * The one row of @b that grew from @a by exactly @bytes in @calls, or NULL
+ * with the row that grew most (or the number of rows that matched) in
+ * @why.
+ */
+static inline const struct at_row *at_snap_grew_by(const struct at_snap *a,
+						   const struct at_snap *b,
+						   long long bytes, long long calls,
+						   char *why, size_t len)
+{
+	const struct at_row *found = NULL;
+	long long gb, gc, most = 0;
+	int i, matches = 0;
+
+	snprintf(why, len, "no row grew");
+	for (i = 0; i < b->n; i++) {
+		at_snap_growth(a, b, &b->rows[i], &gb, &gc);
+		if (gb == bytes && gc == calls) {
+			found = &b->rows[i];
+			matches++;
+		}
+		if (gb > most) {
+			most = gb;
+			snprintf(why, len, "largest growth: %s:%d [%s] func:%s, %lld bytes %lld calls",
+				 b->rows[i].file, b->rows[i].line, b->rows[i].module,
+				 b->rows[i].func, gb, gc);
+		}
+	}
+	if (matches > 1)
+		snprintf(why, len, "%d rows grew by %lld bytes in %lld calls",
+			 matches, bytes, calls);
+	return matches == 1 ? found : NULL;
+}
+
+/* No row of @s is negative; else false with the first one in @why. */
+static inline bool at_snap_none_negative(const struct at_snap *s, char *why,
+					 size_t len)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->rows[i].bytes < 0 || (long long)s->rows[i].calls < 0) {
+			snprintf(why, len, "%s:%d func:%s: %lld bytes %lld calls",
+				 s->rows[i].file, s->rows[i].line, s->rows[i].func,
+				 s->rows[i].bytes, (long long)s->rows[i].calls);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Writes @val to @path. Returns 0 or -errno of the open or the write. */

@@ -33,120 +33,24 @@
 
 #define HMM_MODULE	"/modules/test_hmm.ko"
 #define HMM_DEVICE	"/dev/hmm_dmirror0"
-#define MAX_ROWS	8192
 #define NPAGES		256
 
 static char why[2048];
 
-struct snapshot {
-	struct at_row *rows;
-	int n;
-};
-
-/*
- * Room for a snapshot, written once so that taking it later faults in no
- * page: the test's own anonymous memory would count at the very row the
- * test watches.
- */
-static int prepare(struct snapshot *s)
+/* The one row that grew by exactly @pages pages in @pages calls. */
+static const struct at_row *grew_by(const struct at_snap *a,
+				    const struct at_snap *b, long long pages)
 {
-	s->rows = malloc(MAX_ROWS * sizeof(*s->rows));
-	if (!s->rows)
-		return -ENOMEM;
-	/* Not zeroes: malloc() and a zeroing memset() may become calloc(). */
-	memset(s->rows, 1, MAX_ROWS * sizeof(*s->rows));
-	return 0;
-}
+	long long page = sysconf(_SC_PAGESIZE);
 
-/*
- * Faults in the stack this test may use later (a printf() alone takes
- * kilobytes of it): a new stack page would count at the watched row too.
- */
-static void __attribute__((noinline)) touch_stack(void)
-{
-	volatile char deep[256 << 10];
-
-	memset((char *)deep, 1, sizeof(deep));
-}
-
-static int take(struct snapshot *s)
-{
-	s->n = at_read_rows(NULL, s->rows, MAX_ROWS);
-	return s->n < 0 ? s->n : s->n > MAX_ROWS ? -E2BIG : 0;
-}
-
-/* The row of @s for the call site of @r, or NULL. */
-static const struct at_row *row_in(const struct snapshot *s, const struct at_row *r)
-{
-	int i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->rows[i].line == r->line && !strcmp(s->rows[i].file, r->file) &&
-		    !strcmp(s->rows[i].func, r->func) &&
-		    !strcmp(s->rows[i].module, r->module))
-			return &s->rows[i];
-	return NULL;
-}
-
-/* How much the row of @r grew from @a to @b, in bytes and calls. */
-static void growth(const struct snapshot *a, const struct snapshot *b,
-		   const struct at_row *r, long long *bytes, long long *calls)
-{
-	const struct at_row *ra = row_in(a, r), *rb = row_in(b, r);
-
-	*bytes = (rb ? rb->bytes : 0) - (ra ? ra->bytes : 0);
-	*calls = (long long)((rb ? rb->calls : 0) - (ra ? ra->calls : 0));
-}
-
-/*
- * The one row of @b that grew from @a by exactly @pages pages in @pages
- * calls, or NULL (with the largest growth in why).
- */
-static const struct at_row *grew_by(const struct snapshot *a,
-				    const struct snapshot *b, long long pages)
-{
-	long long page = sysconf(_SC_PAGESIZE), bytes, calls, most = 0;
-	const struct at_row *found = NULL;
-	int i, matches = 0;
-
-	why[0] = '\0';
-	for (i = 0; i < b->n; i++) {
-		growth(a, b, &b->rows[i], &bytes, &calls);
-		if (bytes == pages * page && calls == pages) {
-			found = &b->rows[i];
-			matches++;
-		}
-		if (bytes > most) {
-			most = bytes;
-			snprintf(why, sizeof(why), "largest growth: %s:%d [%s] func:%s, %lld bytes %lld calls",
-				 b->rows[i].file, b->rows[i].line, b->rows[i].module,
-				 b->rows[i].func, bytes, calls);
-		}
-	}
-	return matches == 1 ? found : NULL;
-}
-
-/* No row of @s is negative. */
-static bool none_negative(const struct snapshot *s)
-{
-	int i;
-
-	for (i = 0; i < s->n; i++) {
-		if (s->rows[i].bytes < 0 || (long long)s->rows[i].calls < 0) {
-			snprintf(why, sizeof(why), "%s:%d func:%s: %lld bytes %llu calls",
-				 s->rows[i].file, s->rows[i].line, s->rows[i].func,
-				 s->rows[i].bytes, s->rows[i].calls);
-			return false;
-		}
-	}
-	return true;
+	return at_snap_grew_by(a, b, pages * page, pages, why, sizeof(why));
 }
 
 FIXTURE(hmm) {
 	int fd;
 	char *buf, *mirror;
 	size_t size;
-	struct snapshot start, faulted, on_device, back, unmapped;
+	struct at_snap start, faulted, on_device, back, unmapped;
 };
 
 FIXTURE_SETUP(hmm)
@@ -176,15 +80,15 @@ FIXTURE_SETUP(hmm)
 	self->mirror = mmap(NULL, self->size, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mirror);
-	ASSERT_EQ(0, prepare(&self->start));
-	ASSERT_EQ(0, prepare(&self->faulted));
-	ASSERT_EQ(0, prepare(&self->on_device));
-	ASSERT_EQ(0, prepare(&self->back));
-	ASSERT_EQ(0, prepare(&self->unmapped));
-	touch_stack();
+	ASSERT_EQ(0, at_snap_prepare(&self->start));
+	ASSERT_EQ(0, at_snap_prepare(&self->faulted));
+	ASSERT_EQ(0, at_snap_prepare(&self->on_device));
+	ASSERT_EQ(0, at_snap_prepare(&self->back));
+	ASSERT_EQ(0, at_snap_prepare(&self->unmapped));
+	at_touch_stack();
 	/* Twice: the first read may grow this process's heap. */
-	ASSERT_EQ(0, take(&self->start));
-	ASSERT_EQ(0, take(&self->start));
+	ASSERT_EQ(0, at_snap_take(&self->start));
+	ASSERT_EQ(0, at_snap_take(&self->start));
 }
 
 FIXTURE_TEARDOWN(hmm)
@@ -215,7 +119,7 @@ TEST_F_TIMEOUT(hmm, to_device_and_back, 120)
 	int ret;
 
 	memset(self->buf, 0x5a, self->size);
-	ASSERT_EQ(0, take(&self->faulted));
+	ASSERT_EQ(0, at_snap_take(&self->faulted));
 	fault = grew_by(&self->start, &self->faulted, NPAGES);
 	ASSERT_NE(NULL, fault) TH_LOG("no row grew by the %d pages faulted in; %s",
 				      NPAGES, why);
@@ -224,21 +128,21 @@ TEST_F_TIMEOUT(hmm, to_device_and_back, 120)
 		      self->mirror, NPAGES, &cmd);
 	ASSERT_EQ(0, ret) TH_LOG("migrating to the device: %s", strerror(-ret));
 	ASSERT_EQ(NPAGES, cmd.cpages);
-	ASSERT_EQ(0, take(&self->on_device));
-	growth(&self->start, &self->on_device, fault, &bytes, &calls);
+	ASSERT_EQ(0, at_snap_take(&self->on_device));
+	at_snap_growth(&self->start, &self->on_device, fault, &bytes, &calls);
 	EXPECT_EQ(0, bytes) TH_LOG("the fault's row kept %lld bytes of pages now on the device", bytes);
 	EXPECT_EQ(0, calls);
 	backing = grew_by(&self->start, &self->on_device, NPAGES);
 	ASSERT_NE(NULL, backing) TH_LOG("no row of test_hmm's backing pages; %s", why);
 	EXPECT_STREQ("test_hmm", backing->module);
-	EXPECT_TRUE(none_negative(&self->on_device)) TH_LOG("on the device: %s", why);
+	EXPECT_TRUE(at_snap_none_negative(&self->on_device, why, sizeof(why))) TH_LOG("on the device: %s", why);
 
 	ret = dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, self->buf,
 		      self->mirror, NPAGES, &cmd);
 	ASSERT_EQ(0, ret) TH_LOG("migrating back: %s", strerror(-ret));
 	ASSERT_EQ(NPAGES, cmd.cpages);
-	ASSERT_EQ(0, take(&self->back));
-	growth(&self->start, &self->back, backing, &bytes, &calls);
+	ASSERT_EQ(0, at_snap_take(&self->back));
+	at_snap_growth(&self->start, &self->back, backing, &bytes, &calls);
 	EXPECT_EQ(0, bytes) TH_LOG("backing pages still counted: %lld bytes", bytes);
 	EXPECT_EQ(0, calls);
 	fetch = grew_by(&self->start, &self->back, NPAGES);
@@ -248,16 +152,16 @@ TEST_F_TIMEOUT(hmm, to_device_and_back, 120)
 
 	ASSERT_EQ(0, munmap(self->buf, self->size));
 	self->buf = MAP_FAILED;
-	ASSERT_EQ(0, take(&self->unmapped));
+	ASSERT_EQ(0, at_snap_take(&self->unmapped));
 	for (int i = 0; i < 3; i++) {
 		const struct at_row *r = i == 0 ? fault : i == 1 ? backing : fetch;
 
-		growth(&self->start, &self->unmapped, r, &bytes, &calls);
+		at_snap_growth(&self->start, &self->unmapped, r, &bytes, &calls);
 		EXPECT_EQ(0, bytes) TH_LOG("%s:%d func:%s: %lld bytes left after munmap",
 					   r->file, r->line, r->func, bytes);
 		EXPECT_EQ(0, calls);
 	}
-	EXPECT_TRUE(none_negative(&self->unmapped)) TH_LOG("unmapped: %s", why);
+	EXPECT_TRUE(at_snap_none_negative(&self->unmapped, why, sizeof(why))) TH_LOG("unmapped: %s", why);
 	/* Only now: printing may fault in memory of this process. */
 	TH_LOG("faulted in at %s:%d func:%s", fault->file, fault->line, fault->func);
 }

@@ -10,8 +10,10 @@
  *   nofit-kernel   too few bits for the kernel's own tags: profiling is
  *                  disabled at boot with a warning giving both numbers
  *   nofit-module   bits for the kernel's tags but not for the 4096 of the
- *                  alloc_tag_many module: loading it disables profiling
- *                  with a warning naming it, and it loads
+ *                  alloc_tag_many module: the module tag area is made as
+ *                  small as the indexes left; loading the module finds no
+ *                  room, disables profiling with a warning naming it, and
+ *                  it loads
  *
  * $ALLOC_TAG_COMPRESSED=1 says the kernel has compressed mode; without it
  * (C 6.12) the mode file is not looked for.
@@ -262,18 +264,44 @@ TEST(kernel_tags_do_not_fit)
 	EXPECT_EQ(0, at_unload_module());
 }
 
-/* Booted with bits for the kernel's tags but not for alloc_tag_many's. */
+/*
+ * Booted with bits for the kernel's tags but not for alloc_tag_many's: the
+ * module tag area holds only the tags page->flags can index (the boot log
+ * says so, and every index is used), so alloc_tag_many finds no room in it:
+ * loading it disables profiling with a warning naming it, and it loads.
+ */
 TEST(module_tags_do_not_fit)
 {
+	static const char *const sized[] = {
+		"compressed: page->flags has indexes for ", "module tags; the module tag area holds",
+		NULL };
 	static const char *const warning[] = {
-		"with module " MANY_NAME " there are too many tags", NULL };
-	char path[512], *log;
+		"module " MANY_NAME ": no room for", NULL };
+	long long kernel, room, max;
+	char path[512], found[1024], *log, *p;
+	struct at_area area;
 	int fd;
 
 	if (!expecting("nofit-module"))
 		SKIP(return, "not booted with bits for the kernel's tags only");
 	ASSERT_EQ(1, at_sysctl());
 	ASSERT_EQ(1, at_read_ll(COMPRESSED_SYSCTL));
+	log = at_kernel_log();
+	ASSERT_NE(NULL, log);
+	EXPECT_TRUE(at_log_find(log, sized, why, sizeof(why)))
+		TH_LOG("no line saying the area was made smaller");
+	p = strstr(log, "kernel tags, room for ");
+	ASSERT_NE(NULL, p) TH_LOG("no 'compressed: tag references in ...' line");
+	while (p > log && p[-1] != ';')
+		p--;
+	ASSERT_EQ(3, sscanf(p, " %lld kernel tags, room for %lld module tags, indexes up to %lld",
+			    &kernel, &room, &max));
+	free(log);
+	/* Indexes 0 and 1 are the markers; every other one names a tag. */
+	EXPECT_EQ(max + 1, 2 + kernel + room);
+	ASSERT_EQ(0, at_read_area(&area));
+	EXPECT_EQ(room * 40, area.capacity) TH_LOG(AT_AREA_FMT, AT_AREA_ARGS(&area));
+
 	fd = at_kmsg_open(false);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, at_load_module_file(at_module_file(MANY_NAME, path, sizeof(path)),
@@ -281,7 +309,7 @@ TEST(module_tags_do_not_fit)
 	log = at_kmsg_read(fd);
 	close(fd);
 	ASSERT_NE(NULL, log);
-	EXPECT_TRUE(at_log_find(log, warning, why, sizeof(why)))
+	EXPECT_TRUE(at_log_find(log, warning, found, sizeof(found)))
 		TH_LOG("no warning naming the module");
 	free(log);
 	EXPECT_TRUE(at_module_is_loaded(MANY_NAME));
