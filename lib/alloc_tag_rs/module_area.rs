@@ -651,13 +651,32 @@ pub(crate) fn init() {
     if !PROFILING_SUPPORT.load(Ordering::Relaxed) {
         return;
     }
-    let tags = MODULE_TAGS.load(Ordering::Relaxed);
+    let mut tags = MODULE_TAGS.load(Ordering::Relaxed);
     if tags == 0 {
         pr_info!(
             "alloc_tag.module_tags=0: no module tag area; disabling memory allocation profiling\n"
         );
         shutdown_mem_profiling(true);
         return;
+    }
+    // Compressed mode: no larger than what page->flags can index, so every
+    // tag the area holds has an index and a module that does not fit finds
+    // the area full (and loads, with profiling off).
+    // SAFETY: Reads the layout, set up in early boot.
+    let room = unsafe { bindings::pgtag_module_room() } / TAG_SIZE;
+    if tags > room {
+        pr_info!(
+            "compressed: page->flags has indexes for {} module tags; the module tag area holds {}, not {}\n",
+            room,
+            room,
+            tags
+        );
+        if room == 0 {
+            pr_warn!("compressed: no module tag area; disabling memory allocation profiling\n");
+            shutdown_mem_profiling(true);
+            return;
+        }
+        tags = room;
     }
     let size = tags * TAG_SIZE;
     let area =

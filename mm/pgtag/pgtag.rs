@@ -524,6 +524,18 @@ pub unsafe extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_ui
     }
 }
 
+/// The bytes of module tags that `page->flags` has indexes for, after the
+/// kernel's tags (`usize::MAX` outside compressed mode): the module tag
+/// area is made no larger, so that every tag it can hold has an index.
+#[no_mangle]
+pub extern "C" fn pgtag_module_room() -> usize {
+    if mem_profiling_compressed.is_enabled() {
+        LAYOUT.module_room()
+    } else {
+        usize::MAX
+    }
+}
+
 /// Tells where the module tag area is: its tags have the indexes after the
 /// kernel's, in address order.
 ///

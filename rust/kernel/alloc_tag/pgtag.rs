@@ -386,13 +386,17 @@ impl PageTagLayout {
         self.set_reach();
     }
 
+    /// The bytes of the tags the field has indexes for, markers aside.
+    fn room(&self) -> usize {
+        self.max_index()
+            .saturating_add(1)
+            .saturating_sub(FIRST_TAG_INDEX)
+            .saturating_mul(TAG_SIZE)
+    }
+
     /// Gives indexes to as many tags as the field holds, the kernel's first.
     fn set_reach(&self) {
-        let tags = self
-            .max_index()
-            .saturating_add(1)
-            .saturating_sub(FIRST_TAG_INDEX);
-        let room = tags.saturating_mul(TAG_SIZE);
+        let room = self.room();
         let kernel = self.kernel_bytes.load(Relaxed).min(room);
         // INVARIANT: Together at most `room`.
         self.kernel_reach.store(kernel, Relaxed);
@@ -411,6 +415,13 @@ impl PageTagLayout {
     #[inline]
     pub fn kernel_tags(&self) -> usize {
         self.kernel_reach.load(Relaxed) / TAG_SIZE
+    }
+
+    /// The bytes of module tags the field has indexes for once the
+    /// kernel's tags have theirs, whatever the module area's size.
+    #[inline]
+    pub fn module_room(&self) -> usize {
+        self.room().saturating_sub(self.kernel_bytes.load(Relaxed))
     }
 
     /// The start of the module tag area.
