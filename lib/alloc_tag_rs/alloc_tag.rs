@@ -132,7 +132,12 @@ fn apply_compressed() {
     }
 }
 
-extern "C" fn init_page_alloc_tagging() {}
+/// Every page has its page_ext now: mm/pgtag/ marks the pages allocated
+/// before (debugging).
+extern "C" fn init_page_alloc_tagging() {
+    // SAFETY: Called by page_ext once, when every page_ext exists.
+    unsafe { bindings::pgtag_page_ext_ready() };
+}
 
 /// Returns whether profiling is disabled for good (`=never`).
 ///

@@ -32,7 +32,7 @@ use core::{
     ffi::{c_int, c_uint},
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicBool, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::Relaxed},
 };
 use kernel::{
     alloc_tag::{
@@ -281,6 +281,78 @@ fn report_once(what: &str) {
     }
 }
 
+/// Debugging, page_ext mode: pages allocated before their page_ext existed
+/// (page_ext comes late in boot, in `page_ext_init()`) have no reference,
+/// and freeing one later would report. They are remembered here, in a
+/// table of bounded size as upstream's fix has it, and marked "empty" once
+/// page_ext exists ([`pgtag_page_ext_ready`]). Without debugging the table
+/// has no room and nothing is recorded.
+mod early {
+    use super::*;
+
+    const ROOM: usize = if DEBUG { 8192 } else { 0 };
+    static PAGES: [AtomicPtr<bindings::page>; ROOM] =
+        [const { AtomicPtr::new(ptr::null_mut()) }; ROOM];
+    /// How many were seen, recorded or not.
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+
+    /// Remembers `page`, allocated while it had no page_ext.
+    #[cold]
+    pub(super) fn record(page: *mut bindings::page) {
+        if let Some(slot) = PAGES.get(SEEN.fetch_add(1, Relaxed)) {
+            slot.store(page, Relaxed);
+        }
+    }
+
+    /// The pages recorded, and how many more were seen.
+    pub(super) fn pages() -> (impl Iterator<Item = *mut bindings::page>, usize) {
+        let seen = SEEN.load(Relaxed);
+        let recorded = PAGES.iter().take(seen).map(|p| p.load(Relaxed));
+        (recorded.filter(|p| !p.is_null()), seen.saturating_sub(ROOM))
+    }
+}
+
+/// Marks a page_ext slot "empty" if it holds no reference; whether it did.
+fn mark_empty(h: &Handle<'_>) -> bool {
+    let Handle::Ext(ext) = h else {
+        return false;
+    };
+    // SAFETY: The slot is valid (the handle's invariant) and aligned for a
+    // pointer; others write it with single stores of the whole pointer.
+    let slot = unsafe { AtomicPtr::from_ptr(Handle::slot(*ext)) };
+    let empty = EMPTY_INDEX as *mut bindings::codetag;
+    slot.compare_exchange(ptr::null_mut(), empty, Relaxed, Relaxed)
+        .is_ok()
+}
+
+/// `page_alloc_tagging_ops.init`, once every page has its page_ext: the
+/// pages allocated before are marked "empty" (debugging only), unless they
+/// were freed and allocated again meanwhile.
+#[no_mangle]
+pub extern "C" fn pgtag_page_ext_ready() {
+    if !DEBUG {
+        return;
+    }
+    let (pages, lost) = early::pages();
+    let mut marked = 0usize;
+    for page in pages {
+        // SAFETY: `page` is a page of the memory map, which stays; its
+        // page_ext exists now. The page may be freed or allocated
+        // meanwhile: the slot changes from "none" to "empty" only, in one
+        // atomic step, so a reference an allocation sets is never lost.
+        marked += unsafe { with_page_ext(page, false, mark_empty) } as usize;
+    }
+    if lost == 0 {
+        pr_info!("{} pages allocated before page_ext existed marked as not accounted\n", marked);
+    } else {
+        pr_warn!(
+            "{} pages allocated before page_ext existed marked as not accounted, {} more not recorded: freeing one will report\n",
+            marked,
+            lost
+        );
+    }
+}
+
 /// `pgalloc_tag_add()`: accounts the `2^order` pages from `page` on to
 /// `task`'s tag.
 ///
@@ -303,12 +375,14 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
     }
     let account = move |h: &Handle<'_>| {
         if DEBUG {
-            if !matches!(h.read(), Ref::None) {
+            // "Empty" is no tag: a free page may have been marked so by
+            // pgtag_page_ext_ready().
+            if !matches!(h.read(), Ref::None | Ref::Empty) {
                 report_once("was not cleared before the page was allocated");
             }
             if tag.is_null() {
                 report_once("not set: current->alloc_tag is NULL");
-                return;
+                return true;
             }
         }
         // SAFETY: As above.
@@ -321,9 +395,13 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
             // No overflow: the order is at most `MAX_PAGE_ORDER`.
             tag.count((PAGE_SIZE as u64).wrapping_shl(order), 1);
         }
+        true
     };
     // SAFETY: The allocator owns the page's reference.
-    unsafe { with_handle(page, (), account) }
+    let had_page_ext = unsafe { with_handle(page, false, account) };
+    if DEBUG && !had_page_ext {
+        early::record(page);
+    }
 }
 
 /// `pgalloc_tag_sub()`: unaccounts the `2^order` pages from `page` on.

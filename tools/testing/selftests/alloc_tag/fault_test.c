@@ -15,6 +15,8 @@
  *   counting exactly until the allocations are freed: keeping them must
  *   not depend on an allocation.
  *
+ * The slab fixture needs no filter: see there.
+ *
  * $ALLOC_TAG_TEXT="START END" (hex addresses) is the text of our object;
  * scripts/test reads it from System.map. Needs FAULT_INJECTION, FAILSLAB,
  * FAIL_PAGE_ALLOC, FAULT_INJECTION_DEBUG_FS and
@@ -305,6 +307,72 @@ TEST_F_TIMEOUT(faults, load_fails_cleanly_or_works, 600)
 		TH_LOG("start: " AT_AREA_FMT "; end: " AT_AREA_FMT,
 		       AT_AREA_ARGS(&self->start), AT_AREA_ARGS(&after));
 	EXPECT_EQ(0, after.unloaded);
+}
+
+#define SLAB_NAME	"alloc_tag_slab"
+
+/*
+ * Without a filter: each allocation made while tests/modules/alloc_tag_slab
+ * allocates two objects from a new slab of its own cache fails in turn.
+ * One of them is the slab's obj_ext vector: with
+ * MEM_ALLOC_PROFILING_DEBUG the slab is marked, and the next allocation
+ * from it makes the vector with every slot "empty" (CODETAG_EMPTY) and
+ * accounts the object in its slot; the debug check of that slot must take
+ * "empty" for what it is (6.12's alloc_tag_add_check() read the name of
+ * the tag at address 1: an oops). Each run fails cleanly or gets both
+ * objects; nothing is reported.
+ */
+FIXTURE(slab) {
+	bool loaded;
+};
+
+FIXTURE_SETUP(slab)
+{
+	char path[512];
+	int ret;
+
+	if (access(FAIL_NTH, F_OK) || access(FAILSLAB "/require-start", F_OK) ||
+	    access(FAIL_PAGE "/require-start", F_OK))
+		SKIP(return, "no fault injection in this kernel");
+	if (at_sysctl() != 1)
+		SKIP(return, "memory allocation profiling is off");
+	if (!at_module_is_loaded(SLAB_NAME)) {
+		ret = at_load_module_file(at_module_file(SLAB_NAME, path, sizeof(path)), "");
+		ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", path, strerror(-ret));
+		self->loaded = true;
+	}
+	ASSERT_EQ(0, setup_faults(true, "0", "18446744073709551615"));
+}
+
+FIXTURE_TEARDOWN(slab)
+{
+	at_write_file(FAIL_NTH, "0");
+	setup_faults(false, NULL, NULL);
+	if (self->loaded)
+		at_unload_module_name(SLAB_NAME);
+}
+
+TEST_F_TIMEOUT(slab, obj_ext_vector_fails, 300)
+{
+	long long taint = at_tainted();
+	bool hit = true;
+	int n, ret;
+
+	for (n = 1; hit && n < MAX_NTH; n++) {
+		fail_nth(n);
+		ret = at_set_mod_param(SLAB_NAME, "run", "1");
+		hit = failed_nth();
+		EXPECT_TRUE(ret == 0 || ret == -ENOMEM)
+			TH_LOG("failure %d: %s", n, strerror(-ret));
+		if (!ret)
+			EXPECT_EQ(2, at_mod_param(SLAB_NAME, "objects"));
+		EXPECT_EQ(0, at_tainted() & ~taint & AT_TAINT_WARN)
+			TH_LOG("failure %d: a warning", n);
+	}
+	EXPECT_FALSE(hit) TH_LOG("still failing after %d failures", MAX_NTH);
+	/* Without faults, both objects. */
+	ASSERT_EQ(0, at_set_mod_param(SLAB_NAME, "run", "1"));
+	EXPECT_EQ(2, at_mod_param(SLAB_NAME, "objects"));
 }
 
 TEST_HARNESS_MAIN
