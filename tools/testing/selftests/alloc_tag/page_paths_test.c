@@ -28,7 +28,8 @@
  * - memcg charges change no row.
  *
  * Each test skips what the kernel lacks (THP, a second NUMA node, KSM,
- * hugetlb, swap, memcg): on tinyconfig most of them skip.
+ * hugetlb, swap, memcg): on tinyconfig most of them skip. The vmemmap
+ * optimisation of hugetlb runs only with $ALLOC_TAG_HVO=1 (see there).
  */
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -792,6 +793,14 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 	if (hvo) {
 		if (access(HUGETLB_HVO, W_OK))
 			SKIP(return, "no %s", HUGETLB_HVO);
+		/*
+		 * 6.12's vmemmap restore leaves tail struct pages that
+		 * DEBUG_VM's checks find bad when the page is freed ("Bad
+		 * page state", on the C kernel too): scripts/test asks for
+		 * this test where they do not run.
+		 */
+		if (!at_env_flag("ALLOC_TAG_HVO"))
+			SKIP(return, "6.12's vmemmap restore: bad tail struct pages (ALLOC_TAG_HVO=1 runs it)");
 		ASSERT_EQ(0, save_and_write(self, HUGETLB_HVO, "1"));
 	}
 	ASSERT_EQ(0, begin(self));
