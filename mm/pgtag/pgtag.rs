@@ -343,7 +343,10 @@ pub extern "C" fn pgtag_page_ext_ready() {
         marked += unsafe { with_page_ext(page, false, mark_empty) } as usize;
     }
     if lost == 0 {
-        pr_info!("{} pages allocated before page_ext existed marked as not accounted\n", marked);
+        pr_info!(
+            "{} pages allocated before page_ext existed marked as not accounted\n",
+            marked
+        );
     } else {
         pr_warn!(
             "{} pages allocated before page_ext existed marked as not accounted, {} more not recorded: freeing one will report\n",
