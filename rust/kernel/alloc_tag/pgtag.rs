@@ -14,7 +14,7 @@
 //! indexes.
 //!
 //! ```
-//! use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+//! use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 //! use kernel::{alloc_tag::pgtag::{FlagsWord, PageTagLayout}, bindings};
 //!
 //! static LAYOUT: PageTagLayout = PageTagLayout::new();
@@ -22,7 +22,8 @@
 //! // SAFETY: No index of this layout is in use yet.
 //! unsafe { LAYOUT.set_field(12, 20) };
 //! static WORD: FlagsWord = FlagsWord::new(0);
-//! static DONE: AtomicBool = AtomicBool::new(false);
+//! // How many CPUs finished toggling.
+//! static DONE: AtomicUsize = AtomicUsize::new(0);
 //! // Bits 3, 19, 32 and 40: (byte, mask) pairs of the word.
 //! const OTHERS: [(usize, u8); 4] = [(0, 1 << 3), (2, 1 << 3), (4, 1), (5, 1)];
 //! const TOGGLES: usize = 200_000;
@@ -46,22 +47,25 @@
 //!             let _ = (word, byte, mask);
 //!         }
 //!     }
-//!     DONE.store(true, Relaxed);
+//!     DONE.fetch_add(1, Relaxed);
 //! }
 //!
 //! // SAFETY: Reads a counter of online CPUs.
 //! let cpus = unsafe { (*core::ptr::addr_of!(bindings::__num_online_cpus)).counter };
-//! if cpus > 1 {
+//! let togglers = if cpus > 1 {
 //!     let f: unsafe extern "C" fn(*mut core::ffi::c_void) = toggle;
 //!     // SAFETY: `f` is a valid callback that touches only statics; no
-//!     // waiting, so it runs on the other CPUs while this one goes on.
+//!     // waiting, so it runs on every other CPU while this one goes on.
 //!     unsafe { bindings::smp_call_function(Some(f), core::ptr::null_mut(), 0) };
+//!     cpus as usize - 1
 //! } else {
 //!     // One CPU: no concurrency to test, but the same result is due.
 //!     toggle(core::ptr::null_mut());
-//! }
+//!     1
+//! };
 //! let mut stores = 0usize;
-//! while !DONE.load(Relaxed) || stores < 1000 {
+//! // Until every CPU that toggles is done.
+//! while DONE.load(Relaxed) < togglers || stores < 1000 {
 //!     LAYOUT.store(&WORD, stores % 4096);
 //!     stores += 1;
 //! }
