@@ -8,8 +8,7 @@
  *   run     (w) write 1: allocate one object (the cache has no slab, so
  *           this makes one), allocate a second one from the same slab,
  *           free both and shrink the cache (its slab is freed). The write
- *           fails with ENOMEM if the first object could not be had; the
- *           second must come (the slab has room), else EIO
+ *           fails with ENOMEM if either object could not be had
  *   objects (r) objects allocated by the last run (0, 1 or 2)
  *
  * With CONFIG_MEM_ALLOC_PROFILING_DEBUG, a slab whose vector failed is
@@ -42,12 +41,13 @@ static int run_set(const char *val, const struct kernel_param *kp)
 	if (!first)
 		return -ENOMEM;
 	objects++;
+	/* Any allocation may be made to fail (failslab), this one too. */
 	second = kmem_cache_alloc(cache, GFP_KERNEL);
 	if (second) {
 		objects++;
 		kmem_cache_free(cache, second);
 	} else {
-		ret = -EIO;
+		ret = -ENOMEM;
 	}
 	kmem_cache_free(cache, first);
 	/* No slab left: the next run makes a new one. */
