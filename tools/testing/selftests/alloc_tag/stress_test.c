@@ -210,21 +210,26 @@ FIXTURE_TEARDOWN(stress)
 	at_module_reset();
 }
 
-/*
- * The bytes and calls of every row of the test module at @line, summed:
- * kept rows of earlier loads have the same name as the live one. -1 in
- * @bytes if /proc/allocinfo cannot be read.
- */
-static void line_totals(int line, long long *bytes, long long *calls)
+#define MOD_ROWS	256
+
+/* The test module's rows (live and kept), in @rows: how many, or -errno. */
+static int module_rows(struct at_row *rows)
 {
-	struct at_row rows[256];
-	int n = at_read_rows(AT_MOD_NAME, rows, 256), i;
+	int n = at_read_rows(AT_MOD_NAME, rows, MOD_ROWS);
+
+	return n > MOD_ROWS ? -E2BIG : n;
+}
+
+/*
+ * The bytes and calls of the @n rows at @line, summed: kept rows of
+ * earlier loads have the same name as the live one.
+ */
+static void line_totals(const struct at_row *rows, int n, int line,
+			long long *bytes, long long *calls)
+{
+	int i;
 
 	*bytes = *calls = 0;
-	if (n < 0 || n > 256) {
-		*bytes = -1;
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		if (rows[i].line != line)
 			continue;
@@ -236,14 +241,15 @@ static void line_totals(int line, long long *bytes, long long *calls)
 /*
  * No row is negative, and a load afterwards counts exactly: the module's
  * rows at each of its two lines grow by what it allocates and give it all
- * back when it frees.
+ * back when it frees. (Its lines are known once it allocated.)
  */
 static int check_quiet(struct __test_metadata *_metadata)
 {
+	static struct at_row before[MOD_ROWS], now[MOD_ROWS];
 	long long pb0, pc0, kb0, kc0, pb, pc, kb, kc;
+	int nb, nn, bad = 0;
 	struct at_expect e;
 	struct at_snap a;
-	int bad = 0;
 
 	if (at_snap_prepare(&a) || at_snap_take(&a))
 		return -EIO;
@@ -252,14 +258,17 @@ static int check_quiet(struct __test_metadata *_metadata)
 		bad = 1;
 	}
 	at_snap_free(&a);
-	if (at_load_module() || at_expectation(&e))
+	nb = module_rows(before);
+	if (nb < 0 || at_load_module() || at_set_param("allocated", "1") ||
+	    at_expectation(&e))
 		return -EIO;
-	line_totals(e.page_line, &pb0, &pc0);
-	line_totals(e.kmalloc_line, &kb0, &kc0);
-	if (at_set_param("allocated", "1"))
+	nn = module_rows(now);
+	if (nn < 0)
 		return -EIO;
-	line_totals(e.page_line, &pb, &pc);
-	line_totals(e.kmalloc_line, &kb, &kc);
+	line_totals(before, nb, e.page_line, &pb0, &pc0);
+	line_totals(before, nb, e.kmalloc_line, &kb0, &kc0);
+	line_totals(now, nn, e.page_line, &pb, &pc);
+	line_totals(now, nn, e.kmalloc_line, &kb, &kc);
 	if (pb - pb0 != e.page_bytes || pc - pc0 != e.page_calls ||
 	    kb - kb0 != e.kmalloc_bytes || kc - kc0 != e.kmalloc_calls) {
 		TH_LOG("a load afterwards grew by %lld bytes %lld calls (pages), %lld %lld (kmalloc); want %lld %lld, %lld %lld",
@@ -269,8 +278,11 @@ static int check_quiet(struct __test_metadata *_metadata)
 	}
 	if (at_set_param("allocated", "0"))
 		return -EIO;
-	line_totals(e.page_line, &pb, &pc);
-	line_totals(e.kmalloc_line, &kb, &kc);
+	nn = module_rows(now);
+	if (nn < 0)
+		return -EIO;
+	line_totals(now, nn, e.page_line, &pb, &pc);
+	line_totals(now, nn, e.kmalloc_line, &kb, &kc);
 	if (pb != pb0 || pc != pc0 || kb != kb0 || kc != kc0) {
 		TH_LOG("freed afterwards: %lld bytes %lld calls (pages), %lld %lld (kmalloc) left",
 		       pb - pb0, pc - pc0, kb - kb0, kc - kc0);
