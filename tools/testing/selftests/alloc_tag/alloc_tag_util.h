@@ -329,6 +329,27 @@ static inline bool at_snap_none_negative(const struct at_snap *s, char *why,
 	return true;
 }
 
+/*
+ * The bytes and calls of the @n @rows at @line, summed, and how many there
+ * are: the kept rows of a module's earlier loads have the same name as the
+ * live one's.
+ */
+static inline int at_line_totals(const struct at_row *rows, int n, int line,
+				 long long *bytes, long long *calls)
+{
+	int i, found = 0;
+
+	*bytes = *calls = 0;
+	for (i = 0; i < n; i++) {
+		if (rows[i].line != line)
+			continue;
+		*bytes += rows[i].bytes;
+		*calls += rows[i].calls;
+		found++;
+	}
+	return found;
+}
+
 /* Writes @val to @path. Returns 0 or -errno of the open or the write. */
 static inline int at_write_file(const char *path, const char *val)
 {

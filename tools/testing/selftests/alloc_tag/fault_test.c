@@ -94,20 +94,14 @@ static bool failed_nth(void)
 static void line_totals(int line, long long *bytes, long long *calls, int *rows)
 {
 	struct at_row r[16];
-	int n = at_read_rows(AT_MOD_NAME, r, 16), i;
+	int n = at_read_rows(AT_MOD_NAME, r, 16);
 
-	*bytes = *calls = *rows = 0;
 	if (n < 0) {
 		*bytes = -1;
+		*calls = *rows = 0;
 		return;
 	}
-	for (i = 0; i < n && i < 16; i++) {
-		if (r[i].line != line)
-			continue;
-		*bytes += r[i].bytes;
-		*calls += r[i].calls;
-		(*rows)++;
-	}
+	*rows = at_line_totals(r, n < 16 ? n : 16, line, bytes, calls);
 }
 
 /* No row of the test module counts anything (there may be none). */

@@ -219,6 +219,24 @@ static bool grew_exactly(const struct at_snap *a, const struct at_snap *b,
 	return gb == bytes && gc == calls;
 }
 
+/*
+ * Unmaps the test's mapping; then the rows @r and @also (if any) are back
+ * where they started, and no row is negative.
+ */
+static void unmap_and_check(FIXTURE_DATA(paths) *self,
+			    struct __test_metadata *_metadata,
+			    const struct at_row *r, const struct at_row *also)
+{
+	ASSERT_EQ(0, munmap(self->map, self->map_len));
+	self->map = MAP_FAILED;
+	ASSERT_EQ(0, at_snap_take(&self->end));
+	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
+	if (also)
+		EXPECT_TRUE(grew_exactly(&self->start, &self->end, also, 0, 0))
+			TH_LOG("after munmap: %s", why);
+	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+}
+
 /* An anonymous private mapping of @pages small pages, not yet faulted in. */
 static char *map_small(FIXTURE_DATA(paths) *self, long pages)
 {
@@ -349,11 +367,7 @@ TEST_F_TIMEOUT(paths, thp_fault, 120)
 	r = fault_huge(self, p, NTHP);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the %d huge pages: %s", NTHP, why);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("%s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+	unmap_and_check(self, _metadata, r, NULL);
 }
 
 /*
@@ -385,11 +399,7 @@ static void split_mapped(FIXTURE_DATA(paths) *self,
 	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r,
 				 NTHP * self->hpage, pieces)) TH_LOG("after the split: %s", why);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+	unmap_and_check(self, _metadata, r, NULL);
 }
 
 TEST_F_TIMEOUT(paths, thp_split, 120)
@@ -438,11 +448,7 @@ TEST_F_TIMEOUT(paths, thp_partial_unmap, 120)
 	EXPECT_TRUE(grew_exactly(&self->start, &self->c, r, NTHP * half,
 				 NTHP * half / self->page)) TH_LOG("after the split: %s", why);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+	unmap_and_check(self, _metadata, r, NULL);
 }
 
 /*
@@ -633,11 +639,7 @@ static void migrate(FIXTURE_DATA(paths) *self, struct __test_metadata *_metadata
 	EXPECT_EQ(0, targets_kept(&self->a, &self->b, why, sizeof(why))) TH_LOG("%s", why);
 	EXPECT_TRUE(at_snap_none_negative(&self->b, why, sizeof(why))) TH_LOG("%s", why);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+	unmap_and_check(self, _metadata, r, NULL);
 }
 
 TEST_F_TIMEOUT(paths, move_pages, 120)
@@ -762,10 +764,7 @@ TEST_F_TIMEOUT(paths, compaction, 300)
 	for (i = 0; i < pages; i += 2)
 		ASSERT_EQ((char)(i % 251 + 1), p[i * self->page]);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
+	unmap_and_check(self, _metadata, r, NULL);
 	if (!moved && _metadata->exit_code != KSFT_FAIL)
 		SKIP(return, "compaction moved none of the test's %ld pages", kept);
 	TH_LOG("compaction moved %ld of the test's %ld pages", moved, kept);
@@ -916,12 +915,7 @@ TEST_F_TIMEOUT(paths, swap_out_in, 300)
 	for (i = 0; i < NPAGES; i++)
 		ASSERT_EQ((char)(i % 251 + 1), p[i * self->page + self->page - 1]);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, in, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+	unmap_and_check(self, _metadata, r, in);
 	(void)sum;
 }
 
@@ -975,12 +969,7 @@ TEST_F_TIMEOUT(paths, ksm_merge, 120)
 	cow = grew(&self->b, &self->c, 16 * self->page, 16);
 	ASSERT_NE(NULL, cow) TH_LOG("no row of the 16 copies: %s", why);
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, cow, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
+	unmap_and_check(self, _metadata, r, cow);
 }
 
 /* memory.stat's "anon" of the test's cgroup, or -errno. */
@@ -1030,12 +1019,8 @@ TEST_F_TIMEOUT(paths, memcg, 120)
 	ASSERT_NE(NULL, r) TH_LOG("no row of the faulted pages: %s", why);
 	EXPECT_EQ(NPAGES * self->page, memcg_anon());
 
-	ASSERT_EQ(0, munmap(p, self->map_len));
-	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
+	unmap_and_check(self, _metadata, r, NULL);
 	EXPECT_EQ(0, memcg_anon());
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
-	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
 }
 
 TEST_HARNESS_MAIN

@@ -221,24 +221,6 @@ static int module_rows(struct at_row *rows)
 }
 
 /*
- * The bytes and calls of the @n rows at @line, summed: kept rows of
- * earlier loads have the same name as the live one.
- */
-static void line_totals(const struct at_row *rows, int n, int line,
-			long long *bytes, long long *calls)
-{
-	int i;
-
-	*bytes = *calls = 0;
-	for (i = 0; i < n; i++) {
-		if (rows[i].line != line)
-			continue;
-		*bytes += rows[i].bytes;
-		*calls += rows[i].calls;
-	}
-}
-
-/*
  * No row is negative, and a load afterwards counts exactly: the module's
  * rows at each of its two lines grow by what it allocates and give it all
  * back when it frees. (Its lines are known once it allocated.)
@@ -265,10 +247,10 @@ static int check_quiet(struct __test_metadata *_metadata)
 	nn = module_rows(now);
 	if (nn < 0)
 		return -EIO;
-	line_totals(before, nb, e.page_line, &pb0, &pc0);
-	line_totals(before, nb, e.kmalloc_line, &kb0, &kc0);
-	line_totals(now, nn, e.page_line, &pb, &pc);
-	line_totals(now, nn, e.kmalloc_line, &kb, &kc);
+	at_line_totals(before, nb, e.page_line, &pb0, &pc0);
+	at_line_totals(before, nb, e.kmalloc_line, &kb0, &kc0);
+	at_line_totals(now, nn, e.page_line, &pb, &pc);
+	at_line_totals(now, nn, e.kmalloc_line, &kb, &kc);
 	if (pb - pb0 != e.page_bytes || pc - pc0 != e.page_calls ||
 	    kb - kb0 != e.kmalloc_bytes || kc - kc0 != e.kmalloc_calls) {
 		TH_LOG("a load afterwards grew by %lld bytes %lld calls (pages), %lld %lld (kmalloc); want %lld %lld, %lld %lld",
@@ -281,8 +263,8 @@ static int check_quiet(struct __test_metadata *_metadata)
 	nn = module_rows(now);
 	if (nn < 0)
 		return -EIO;
-	line_totals(now, nn, e.page_line, &pb, &pc);
-	line_totals(now, nn, e.kmalloc_line, &kb, &kc);
+	at_line_totals(now, nn, e.page_line, &pb, &pc);
+	at_line_totals(now, nn, e.kmalloc_line, &kb, &kc);
 	if (pb != pb0 || pc != pc0 || kb != kb0 || kc != kc0) {
 		TH_LOG("freed afterwards: %lld bytes %lld calls (pages), %lld %lld (kmalloc) left",
 		       pb - pb0, pc - pc0, kb - kb0, kc - kc0);
