@@ -31,6 +31,8 @@
  * hugetlb, swap, memcg): on tinyconfig most of them skip. The vmemmap
  * optimisation of hugetlb runs only with $ALLOC_TAG_HVO=1 (see there).
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -47,6 +49,8 @@
 #define MAX_PAGES	(NTHP * 512)
 /* Fewer than KSM's max_page_sharing (256) share one page. */
 #define KSM_PAGES	200
+/* fill() faults in this many small pages on one CPU, then on the next. */
+#define FILL_STRIDE	8
 #define THP_SYSFS	"/sys/kernel/mm/transparent_hugepage/"
 #define SPLIT_DEBUGFS	"/sys/kernel/debug/split_huge_pages"
 #define NODES_ONLINE	"/sys/devices/system/node/online"
@@ -86,6 +90,9 @@ FIXTURE(paths) {
 	int *nodes, *status;
 	bool swap_on, zram_set, memcg, tmpfs;
 	char tmpdir[64], file[96];
+	/* The CPUs the test may run on, and how many. */
+	cpu_set_t cpus;
+	int ncpus;
 };
 
 /* Remembers @path's value, then writes @val to it. */
@@ -124,6 +131,8 @@ FIXTURE_SETUP(paths)
 
 	self->page = sysconf(_SC_PAGESIZE);
 	self->map = MAP_FAILED;
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(self->cpus), &self->cpus));
+	self->ncpus = CPU_COUNT(&self->cpus);
 	h = at_read_ll(THP_SYSFS "hpage_pmd_size");
 	self->hpage = h > 0 ? h : 2 << 20;
 	if (at_sysctl() != 1)
@@ -171,12 +180,14 @@ FIXTURE_TEARDOWN(paths)
 
 /*
  * Drains every CPU's batches of pages on their way to the LRU lists
- * (move_pages() does, before it moves anything): their last reference may
- * be all that holds pages of a process that exited, counted at the very
- * row of anonymous faults a test watches, and they must be freed before
- * it measures, not while. Moves one page of the test's own to node 0, a
- * page it does not measure. Without CONFIG_MIGRATION nothing drains
- * this way; the tests that would need it skip there.
+ * (move_pages() does, before it moves anything): a batch holds a reference
+ * to each of its pages, so a page freed (munmap, MADV_DONTNEED, a split)
+ * while in another CPU's batch is freed only when that batch drains, and
+ * reclaim and compaction take only pages on the LRU lists (MADV_PAGEOUT
+ * and compaction_alloc() drain this CPU's batch alone). Moves one page of
+ * the test's own to node 0, a page it does not measure. Without
+ * CONFIG_MIGRATION nothing drains this way; the tests that would need it
+ * skip there.
  */
 static void drain_page_batches(FIXTURE_DATA(paths) *self)
 {
@@ -186,18 +197,23 @@ static void drain_page_batches(FIXTURE_DATA(paths) *self)
 	syscall(SYS_move_pages, 0, 1, self->pages, &node, self->status, MPOL_MF_MOVE);
 }
 
+/* A snapshot of every row once the page batches are drained. */
+static int snap(FIXTURE_DATA(paths) *self, struct at_snap *s)
+{
+	drain_page_batches(self);
+	return at_snap_take(s);
+}
+
 /*
- * Takes the start snapshot, after draining page batches: twice, the
- * first read may grow the heap.
+ * Takes the start snapshot: twice, the first read may grow the heap. Pages
+ * of a process that exited may be in a batch too, counted at the very row
+ * of anonymous faults a test watches.
  */
 static int begin(FIXTURE_DATA(paths) *self)
 {
-	int ret;
+	int ret = snap(self, &self->start);
 
-	drain_page_batches(self);
-	ret = at_snap_take(&self->start);
-
-	return ret ? ret : at_snap_take(&self->start);
+	return ret ? ret : snap(self, &self->start);
 }
 
 /* The one row that grew from @a to @b by @bytes in @calls, or NULL (why). */
@@ -229,7 +245,7 @@ static void unmap_and_check(FIXTURE_DATA(paths) *self,
 {
 	ASSERT_EQ(0, munmap(self->map, self->map_len));
 	self->map = MAP_FAILED;
-	ASSERT_EQ(0, at_snap_take(&self->end));
+	ASSERT_EQ(0, snap(self, &self->end));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
 	if (also)
 		EXPECT_TRUE(grew_exactly(&self->start, &self->end, also, 0, 0))
@@ -251,13 +267,42 @@ static char *map_small(FIXTURE_DATA(paths) *self, long pages)
 	return self->map;
 }
 
-/* Writes a different byte pattern to each page: no page is zero or alike. */
-static void fill(char *p, long pages, long page)
+/* The CPU after @cpu in @set, wrapping around; the first for -1. */
+static int next_cpu(const cpu_set_t *set, int cpu)
 {
+	int i;
+
+	for (i = 1; i <= CPU_SETSIZE; i++)
+		if (CPU_ISSET((cpu + i) % CPU_SETSIZE, set))
+			return (cpu + i) % CPU_SETSIZE;
+	return 0;
+}
+
+/*
+ * Writes a different byte pattern to each page (no page is zero or alike),
+ * FILL_STRIDE pages on each CPU of the test's in turn. A small page
+ * faulted in waits in its CPU's batch on the way to the LRU lists, holding
+ * a reference: what the test measures must hold when those batches are
+ * other CPUs' ones, as they are whenever the scheduler moves the test, so
+ * it makes them so every time.
+ */
+static void fill(FIXTURE_DATA(paths) *self, char *p, long pages)
+{
+	cpu_set_t one;
+	int cpu = -1;
 	long i;
 
-	for (i = 0; i < pages; i++)
-		memset(p + i * page, (int)(i % 251) + 1, page);
+	for (i = 0; i < pages; i++) {
+		if (self->ncpus > 1 && i % FILL_STRIDE == 0) {
+			cpu = next_cpu(&self->cpus, cpu);
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			sched_setaffinity(0, sizeof(one), &one);
+		}
+		memset(p + i * self->page, (int)(i % 251) + 1, self->page);
+	}
+	if (self->ncpus > 1)
+		sched_setaffinity(0, sizeof(self->cpus), &self->cpus);
 }
 
 /*
@@ -338,9 +383,9 @@ static const struct at_row *fault_huge(FIXTURE_DATA(paths) *self, char *p, int n
 {
 	long long kb;
 
-	fill(p, n * self->hpage / self->page, self->page);
+	fill(self, p, n * self->hpage / self->page);
 	kb = anon_huge_kb(p, n * self->hpage);
-	if (at_snap_take(&self->a))
+	if (snap(self, &self->a))
 		return NULL;
 	if (kb != (long long)(n * self->hpage >> 10)) {
 		snprintf(why, sizeof(why), "%lld kB of %zu kB faulted in as huge pages",
@@ -395,7 +440,7 @@ static void split_mapped(FIXTURE_DATA(paths) *self,
 	ret = split_range(p, self->map_len, order);
 	ASSERT_EQ(0, ret) TH_LOG("writing %s: %s", SPLIT_DEBUGFS, strerror(-ret));
 	ASSERT_EQ(0, anon_huge_kb(p, self->map_len)) TH_LOG("not split");
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r,
 				 NTHP * self->hpage, pieces)) TH_LOG("after the split: %s", why);
 
@@ -438,13 +483,13 @@ TEST_F_TIMEOUT(paths, thp_partial_unmap, 120)
 
 	for (i = 0; i < NTHP; i++)
 		ASSERT_EQ(0, madvise(p + i * self->hpage + half, half, MADV_DONTNEED));
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r, NTHP * self->hpage, NTHP))
 		TH_LOG("after MADV_DONTNEED: %s", why);
 
 	ret = split_range(p, self->map_len, 0);
 	ASSERT_EQ(0, ret) TH_LOG("writing %s: %s", SPLIT_DEBUGFS, strerror(-ret));
-	ASSERT_EQ(0, at_snap_take(&self->c));
+	ASSERT_EQ(0, snap(self, &self->c));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->c, r, NTHP * half,
 				 NTHP * half / self->page)) TH_LOG("after the split: %s", why);
 
@@ -472,24 +517,24 @@ TEST_F_TIMEOUT(paths, shmem_truncate, 120)
 	snprintf(self->file, sizeof(self->file), "%s/file", self->tmpdir);
 	buf = map_small(self, self->hpage / self->page);
 	ASSERT_NE(NULL, buf);
-	fill(buf, self->hpage / self->page, self->page);
+	fill(self, buf, self->hpage / self->page);
 	fd = open(self->file, O_RDWR | O_CREAT | O_EXCL, 0600);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, begin(self));
 	ASSERT_EQ((ssize_t)self->hpage, pwrite(fd, buf, self->hpage, 0));
-	ASSERT_EQ(0, at_snap_take(&self->a));
+	ASSERT_EQ(0, snap(self, &self->a));
 	r = grew(&self->start, &self->a, self->hpage, 1);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the file's huge folio: %s", why);
 
 	ASSERT_EQ(0, ftruncate(fd, self->hpage / 4));
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r, self->hpage / 4,
 				 self->hpage / 4 / self->page)) TH_LOG("after truncating: %s", why);
 
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(0, unlink(self->file));
 	self->file[0] = '\0';
-	ASSERT_EQ(0, at_snap_take(&self->end));
+	ASSERT_EQ(0, snap(self, &self->end));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after unlink: %s", why);
 	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
 }
@@ -605,8 +650,8 @@ static void migrate(FIXTURE_DATA(paths) *self, struct __test_metadata *_metadata
 	if (huge) {
 		r = fault_huge(self, p, NTHP);
 	} else {
-		fill(p, pages, self->page);
-		ASSERT_EQ(0, at_snap_take(&self->a));
+		fill(self, p, pages);
+		ASSERT_EQ(0, snap(self, &self->a));
 		r = grew(&self->start, &self->a, pages * self->page, pages);
 	}
 	ASSERT_EQ(0, set_mempolicy_node(MPOL_DEFAULT, 0));
@@ -630,7 +675,7 @@ static void migrate(FIXTURE_DATA(paths) *self, struct __test_metadata *_metadata
 		ASSERT_LE(0, ret) TH_LOG("migrate_pages: %s", strerror(errno));
 		break;
 	}
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	ASSERT_EQ(0, move_to(self, p, pages, -1)) TH_LOG("pages left on node 0");
 	if (huge)
 		EXPECT_EQ((long long)(self->map_len >> 10), anon_huge_kb(p, self->map_len))
@@ -726,6 +771,8 @@ TEST_F_TIMEOUT(paths, compaction, 300)
 
 	if (access("/proc/sys/vm/compact_memory", W_OK))
 		SKIP(return, "no compaction");
+	/* Only the compaction asked for: kcompactd does none of its own. */
+	ASSERT_EQ(0, save_and_write(self, "/proc/sys/vm/compaction_proactiveness", "0"));
 	pfns = calloc(pages, sizeof(*pfns));
 	ASSERT_NE(NULL, pfns);
 	filler_len = free_bytes(numa) / 5 * 2 / self->page * self->page;
@@ -742,7 +789,7 @@ TEST_F_TIMEOUT(paths, compaction, 300)
 	ASSERT_EQ(0, begin(self));
 	for (i = 0; i < filler_len; i += self->page)
 		filler[i] = 1;
-	fill(p, pages, self->page);
+	fill(self, p, pages);
 	ASSERT_EQ(0, set_mempolicy_node(MPOL_DEFAULT, 0));
 	ASSERT_EQ(0, munmap(filler, filler_len));
 	/* Holes: every other page is given back. */
@@ -750,12 +797,12 @@ TEST_F_TIMEOUT(paths, compaction, 300)
 		ASSERT_EQ(0, madvise(p + i * self->page, self->page, MADV_DONTNEED));
 	for (i = 0; i < pages; i += 2)
 		pfns[i] = pfn_of(p + i * self->page, self->page);
-	ASSERT_EQ(0, at_snap_take(&self->a));
+	ASSERT_EQ(0, snap(self, &self->a));
 	r = grew(&self->start, &self->a, kept * self->page, kept);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the faulted pages: %s", why);
 
 	ASSERT_EQ(0, at_write_file("/proc/sys/vm/compact_memory", "1"));
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	for (i = 0; i < pages; i += 2)
 		moved += pfn_of(p + i * self->page, self->page) != pfns[i];
 	EXPECT_TRUE(grew_exactly(&self->a, &self->b, r, 0, 0)) TH_LOG("the data's row: %s", why);
@@ -808,7 +855,7 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", NR_HUGEPAGES, strerror(-ret));
 	if (at_read_ll(NR_HUGEPAGES) != nr + NTHP)
 		SKIP(return, "the pool did not grow by %d pages", NTHP);
-	ASSERT_EQ(0, at_snap_take(&self->a));
+	ASSERT_EQ(0, snap(self, &self->a));
 	r = grew(&self->start, &self->a, NTHP * self->hpage, NTHP);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the pool's pages: %s", why);
 
@@ -817,8 +864,8 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("MAP_HUGETLB: %s", strerror(errno));
 	self->map = p;
 	self->map_len = NTHP * self->hpage;
-	fill(p, self->map_len / self->page, self->page);
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	fill(self, p, self->map_len / self->page);
+	ASSERT_EQ(0, snap(self, &self->b));
 	EXPECT_TRUE(grew_exactly(&self->a, &self->b, r, 0, 0)) TH_LOG("faulting pool pages in: %s", why);
 	EXPECT_EQ(NULL, grew(&self->a, &self->b, NTHP * self->hpage, NTHP))
 		TH_LOG("a row counted the faulted pool pages again");
@@ -828,7 +875,7 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 	snprintf(val, sizeof(val), "%lld", nr);
 	ASSERT_EQ(0, at_write_file(NR_HUGEPAGES, val));
 	ASSERT_EQ(nr, at_read_ll(NR_HUGEPAGES));
-	ASSERT_EQ(0, at_snap_take(&self->end));
+	ASSERT_EQ(0, snap(self, &self->end));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after shrinking the pool: %s", why);
 	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
 }
@@ -894,8 +941,8 @@ TEST_F_TIMEOUT(paths, swap_out_in, 300)
 	p = map_small(self, NPAGES);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, begin(self));
-	fill(p, NPAGES, self->page);
-	ASSERT_EQ(0, at_snap_take(&self->a));
+	fill(self, p, NPAGES);
+	ASSERT_EQ(0, snap(self, &self->a));
 	r = grew(&self->start, &self->a, NPAGES * self->page, NPAGES);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the faulted pages: %s", why);
 
@@ -903,13 +950,13 @@ TEST_F_TIMEOUT(paths, swap_out_in, 300)
 	ASSERT_EQ(0, ret) TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
 	for (i = 0; i < NPAGES; i++)
 		out += swapped(p + i * self->page, self->page);
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	ASSERT_EQ(NPAGES, out) TH_LOG("%ld of %d pages swapped out", out, NPAGES);
 	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r, 0, 0)) TH_LOG("swapped out: %s", why);
 
 	for (i = 0; i < NPAGES; i++)
 		sum += p[i * self->page];
-	ASSERT_EQ(0, at_snap_take(&self->c));
+	ASSERT_EQ(0, snap(self, &self->c));
 	in = grew(&self->b, &self->c, NPAGES * self->page, NPAGES);
 	ASSERT_NE(NULL, in) TH_LOG("no row of the pages swapped in: %s", why);
 	for (i = 0; i < NPAGES; i++)
@@ -949,7 +996,7 @@ TEST_F_TIMEOUT(paths, ksm_merge, 120)
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, begin(self));
 	memset(p, 0x5a, self->map_len);
-	ASSERT_EQ(0, at_snap_take(&self->a));
+	ASSERT_EQ(0, snap(self, &self->a));
 	r = grew(&self->start, &self->a, KSM_PAGES * self->page, KSM_PAGES);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the faulted pages: %s", why);
 	ASSERT_EQ(0, madvise(p, self->map_len, MADV_MERGEABLE)) TH_LOG("%s", strerror(errno));
@@ -960,12 +1007,12 @@ TEST_F_TIMEOUT(paths, ksm_merge, 120)
 							at_read_ll(KSM_SYSFS "pages_sharing"));
 	/* ksmd stops: nothing merges or frees behind the test's back. */
 	ASSERT_EQ(0, at_write_file(KSM_SYSFS "run", "0"));
-	ASSERT_EQ(0, at_snap_take(&self->b));
+	ASSERT_EQ(0, snap(self, &self->b));
 	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r, self->page, 1)) TH_LOG("merged: %s", why);
 
 	for (i = 0; i < 16; i++)
 		p[i * self->page] = 1;
-	ASSERT_EQ(0, at_snap_take(&self->c));
+	ASSERT_EQ(0, snap(self, &self->c));
 	cow = grew(&self->b, &self->c, 16 * self->page, 16);
 	ASSERT_NE(NULL, cow) TH_LOG("no row of the 16 copies: %s", why);
 
@@ -1013,8 +1060,8 @@ TEST_F_TIMEOUT(paths, memcg, 120)
 	p = map_small(self, NPAGES);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, begin(self));
-	fill(p, NPAGES, self->page);
-	ASSERT_EQ(0, at_snap_take(&self->a));
+	fill(self, p, NPAGES);
+	ASSERT_EQ(0, snap(self, &self->a));
 	r = grew(&self->start, &self->a, NPAGES * self->page, NPAGES);
 	ASSERT_NE(NULL, r) TH_LOG("no row of the faulted pages: %s", why);
 	EXPECT_EQ(NPAGES * self->page, memcg_anon());
