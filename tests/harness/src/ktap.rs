@@ -7,6 +7,10 @@
 //! suite that fails without any failing subtest (a crash, a missing
 //! result) counts as one failure, and so does every test its plan
 //! announced but that never reported.
+//!
+//! A failed test carries its reason: the diagnostic lines (`# ...`) printed
+//! since the previous result line, without the kselftest harness's own
+//! `RUN`/`OK`/`FAIL` banners, so a run's summary says why without its logs.
 
 /// The outcome of one test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +25,48 @@ pub enum Outcome {
 pub struct TestResult {
     pub name: String,
     pub outcome: Outcome,
+    /// Why a failed test failed (its diagnostic lines, joined by ` | `);
+    /// `None` for other outcomes, or when it printed none.
+    pub reason: Option<String>,
+}
+
+/// At most this many diagnostic lines make a failure's reason.
+const REASON_LINES: usize = 3;
+/// ... and at most this many bytes.
+const REASON_BYTES: usize = 400;
+
+/// The reason made of the diagnostic lines `diag`, if any.
+fn reason(diag: &[String]) -> Option<String> {
+    let mut r = diag
+        .iter()
+        .take(REASON_LINES)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if r.is_empty() {
+        return None;
+    }
+    if r.len() > REASON_BYTES {
+        let mut end = REASON_BYTES;
+        while !r.is_char_boundary(end) {
+            end -= 1;
+        }
+        r.truncate(end);
+        r.push_str("...");
+    }
+    Some(r)
+}
+
+/// The text of a diagnostic line worth a failure's reason, or `None`:
+/// `# Subtest:` opens a suite, and the kselftest harness's banners
+/// (`#  RUN ...`, `#      OK  ...`, `# Totals: ...`) say nothing of why.
+fn diagnostic(body: &str) -> Option<&str> {
+    let text = body.strip_prefix('#')?.trim();
+    let banner = ["Subtest:", "RUN ", "OK ", "FAIL ", "SKIP ", "Totals:", "Starting "];
+    if text.is_empty() || banner.iter().any(|b| text.starts_with(b)) {
+        return None;
+    }
+    Some(text)
 }
 
 /// Totals over a list of results.
@@ -166,6 +212,7 @@ fn close(levels: &mut Vec<Level>, out: &mut Vec<TestResult>) {
             all.push(TestResult {
                 name: join(&scope, &format!("#{} (no result)", i + 1)),
                 outcome: Outcome::Fail,
+                reason: Some("announced by the plan, never reported".to_string()),
             });
         }
     }
@@ -184,12 +231,17 @@ pub fn parse(log: &str) -> Vec<TestResult> {
     let mut out = Vec::new();
     // Levels of the current document, outermost first.
     let mut levels: Vec<Level> = Vec::new();
+    // Diagnostic lines since the last result line, at any level.
+    let mut diag: Vec<String> = Vec::new();
 
     for raw in log.lines() {
         let line = strip_timestamp(raw.trim_end());
         let body = line.trim_start();
         let indent = line.len() - body.len();
         let Some(parsed) = parse_line(body) else {
+            if let Some(text) = diagnostic(body).filter(|_| !levels.is_empty()) {
+                diag.push(text.to_string());
+            }
             continue;
         };
         if let Some(first) = levels.first() {
@@ -237,12 +289,14 @@ pub fn parse(log: &str) -> Vec<TestResult> {
                     (true, false) => Outcome::Pass,
                     (false, false) => Outcome::Fail,
                 };
+                let why = std::mem::take(&mut diag);
                 // A suite counts through its leaves, plus one failure if it
                 // failed without a failing leaf (it crashed).
                 if !is_suite || (outcome == Outcome::Fail && !leaf_failed) {
                     level.results.push(TestResult {
                         name: join(&scope, name),
                         outcome,
+                        reason: (outcome == Outcome::Fail).then(|| reason(&why)).flatten(),
                     });
                 }
             }

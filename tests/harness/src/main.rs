@@ -1,9 +1,10 @@
 //! `harness`: the host-side helper of `scripts/run` and `scripts/test`.
 //!
 //! ```text
-//! harness ktap FILE          list the KTAP results in a console log and end
-//!                            with "N passed, N failed, N skipped"; exit 1 on
-//!                            any failure or when there is no result at all
+//! harness ktap FILE          list the KTAP results in a console log, a
+//!                            failure with its reason ("FAIL NAME: WHY"), and
+//!                            end with "N passed, N failed, N skipped"; exit 1
+//!                            on any failure or when there is no result at all
 //! harness kernel-log FILE  the first kernel report (WARN, BUG, oops, KASAN,
 //!                            lockdep, ...) in a kernel log: prints "FAIL
 //!                            FILE:LINE: LINES" (its first lines) and exits
@@ -35,7 +36,10 @@ fn cmd_ktap(path: &str) -> Result<ExitCode, String> {
             ktap::Outcome::Fail => "FAIL",
             ktap::Outcome::Skip => "SKIP",
         };
-        println!("{word} {}", r.name);
+        match &r.reason {
+            Some(why) => println!("{word} {}: {why}", r.name),
+            None => println!("{word} {}", r.name),
+        }
     }
     let c = ktap::Counts::of(&results);
     println!(

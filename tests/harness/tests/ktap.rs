@@ -49,6 +49,71 @@ ok 3 global.skipped # SKIP needs root
 }
 
 #[test]
+fn a_failure_carries_the_lines_it_printed() {
+    let log = "\
+TAP version 13
+1..3
+#  RUN           paths.swap_out_in ...
+# page_paths_test.c:945:swap_out_in:Expected NPAGES (256) == out (250)
+# page_paths_test.c:945:swap_out_in:250 of 256 pages swapped out
+# swap_out_in: Test failed
+#          FAIL  paths.swap_out_in
+not ok 1 paths.swap_out_in
+#  RUN           paths.memcg ...
+# page_paths_test.c:1010:memcg:some note
+#            OK  paths.memcg
+ok 2 paths.memcg
+#  RUN           paths.quiet ...
+#          FAIL  paths.quiet
+not ok 3 paths.quiet
+";
+    let r = parse(log);
+    assert_eq!(r[0].outcome, Outcome::Fail);
+    assert_eq!(
+        r[0].reason.as_deref(),
+        Some(
+            "page_paths_test.c:945:swap_out_in:Expected NPAGES (256) == out (250) | \
+             page_paths_test.c:945:swap_out_in:250 of 256 pages swapped out | \
+             swap_out_in: Test failed"
+        )
+    );
+    // What a passing test printed is not carried into the next failure.
+    assert_eq!(r[1].reason, None);
+    assert_eq!(r[2].outcome, Outcome::Fail);
+    assert_eq!(r[2].reason, None);
+}
+
+#[test]
+fn a_kunit_failure_carries_its_expectation() {
+    let log = "\
+KTAP version 1
+1..1
+    KTAP version 1
+    # Subtest: suite
+    1..2
+    # case_a: EXPECTATION FAILED at lib/x.c:10
+    Expected a == b, but a == 1, b == 2
+    not ok 1 case_a
+    ok 2 case_b
+not ok 1 suite
+";
+    let r = parse(log);
+    assert_eq!(r[0].name, "suite.case_a");
+    assert_eq!(
+        r[0].reason.as_deref(),
+        Some("case_a: EXPECTATION FAILED at lib/x.c:10")
+    );
+}
+
+#[test]
+fn a_long_reason_is_cut() {
+    let long = "x".repeat(1000);
+    let log = format!("TAP version 13\n1..1\n# {long}\nnot ok 1 t\n");
+    let why = parse(&log)[0].reason.clone().unwrap();
+    assert!(why.len() < 420 && why.ends_with("..."), "{why}");
+}
+
+#[test]
 fn two_documents_in_one_log() {
     let log = "KTAP version 1\n1..1\nok 1 a\nnoise\nTAP version 13\n1..1\nok 1 b\n";
     assert_eq!(counts(log), (2, 0, 0));
