@@ -62,7 +62,15 @@ fn reason(diag: &[String]) -> Option<String> {
 /// (`#  RUN ...`, `#      OK  ...`, `# Totals: ...`) say nothing of why.
 fn diagnostic(body: &str) -> Option<&str> {
     let text = body.strip_prefix('#')?.trim();
-    let banner = ["Subtest:", "RUN ", "OK ", "FAIL ", "SKIP ", "Totals:", "Starting "];
+    let banner = [
+        "Subtest:",
+        "RUN ",
+        "OK ",
+        "FAIL ",
+        "SKIP ",
+        "Totals:",
+        "Starting ",
+    ];
     if text.is_empty() || banner.iter().any(|b| text.starts_with(b)) {
         return None;
     }
