@@ -206,15 +206,31 @@ static inline int at_snap_take(struct at_snap *s)
 	return s->n < 0 ? s->n : s->n > AT_SNAP_ROWS ? -E2BIG : 0;
 }
 
+/* Writes a frame of 256 KiB, below its caller's: see at_touch_stack(). */
+static void at_touch_stack_frame(void)
+{
+	char deep[256 << 10];
+
+	memset(deep, 1, sizeof(deep));
+	/* As if the array were read here: the memset() cannot be left out. */
+	asm volatile("" : : "r"(deep) : "memory");
+}
+
 /*
  * Faults in the stack a test may use later (a printf() alone takes
  * kilobytes of it): a new stack page would count at a watched row too.
  */
-static void __attribute__((noinline, unused)) at_touch_stack(void)
+static inline void at_touch_stack(void)
 {
-	volatile char deep[256 << 10];
+	void (*touch)(void) = at_touch_stack_frame;
 
-	memset((char *)deep, 1, sizeof(deep));
+	/*
+	 * Called through a pointer the compiler cannot see through: inlined,
+	 * the array would be part of the caller's frame, and what the caller
+	 * calls later would run below it, on stack not touched yet.
+	 */
+	asm("" : "+r"(touch));
+	touch();
 }
 
 /*
@@ -243,9 +259,12 @@ static inline int at_prefault_self(void)
 			    strcmp(perms, "rw-p"))
 				continue;
 			for (a = lo; a < hi; a += page) {
-				volatile char *p = (volatile char *)a;
+				char *p = (char *)a;
+				char c = *p;
 
-				*p = *p;
+				/* Hides that c is unchanged: the write stays. */
+				asm volatile("" : "+r"(c));
+				*p = c;
 			}
 		}
 		fclose(f);
@@ -301,7 +320,8 @@ static inline const struct at_row *at_snap_grew_by(const struct at_snap *a,
 		}
 		if (gb > most) {
 			most = gb;
-			snprintf(why, len, "largest growth: %s:%d [%s] func:%s, %lld bytes %lld calls",
+			snprintf(why, len,
+				 "largest growth: %s:%d [%s] func:%s, %lld bytes %lld calls",
 				 b->rows[i].file, b->rows[i].line, b->rows[i].module,
 				 b->rows[i].func, gb, gc);
 		}
@@ -371,7 +391,7 @@ static inline int at_write_file(const char *path, const char *val)
 /* Reads an integer from @path; -errno on failure, -EINVAL if not a number. */
 static inline long long at_read_ll(const char *path)
 {
-	char buf[64];
+	char buf[64], *end;
 	long long v;
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
@@ -383,7 +403,9 @@ static inline long long at_read_ll(const char *path)
 	if (n <= 0)
 		return -EINVAL;
 	buf[n] = '\0';
-	if (sscanf(buf, "%lld", &v) != 1)
+	/* What follows the number (a newline) does not matter. */
+	v = strtoll(buf, &end, 10);
+	if (end == buf)
 		return -EINVAL;
 	return v;
 }
@@ -606,7 +628,8 @@ static inline int at_check_rows(const struct at_expect *e, bool live,
 	p = at_find_row(rows, n, AT_MOD_NAME ".c", e->page_line);
 	k = at_find_row(rows, n, AT_MOD_NAME ".c", e->kmalloc_line);
 	if (!p || !k) {
-		snprintf(why, len, "no row for %s.c:%d (pages) or :%d (kmalloc); rows are %.400s:%d, %.400s:%d",
+		snprintf(why, len,
+			 "no row for %s.c:%d (pages) or :%d (kmalloc); rows are %.400s:%d, %.400s:%d",
 			 AT_MOD_NAME, e->page_line, e->kmalloc_line,
 			 rows[0].file, rows[0].line, rows[1].file, rows[1].line);
 		return -1;
@@ -812,12 +835,12 @@ static inline bool at_cmdline_value(const char *name, char *val, size_t len)
 			found = p + nl + 1;
 	if (!found)
 		return false;
-	snprintf(val, len, "%.*s", (int)strcspn(found, " \n"), found);
+	snprintf(val, len, "%.*s", (int)strcspn(found, "\n "), found);
 	return true;
 }
 
 /* The kernel's taint flags (/proc/sys/kernel/tainted), or -errno. */
-#define AT_TAINT_WARN	(1LL << 9)	/* 'W': a WARN() fired */
+#define AT_TAINT_WARN	0x200LL	/* Bit 9, 'W': a WARN() fired. */
 static inline long long at_tainted(void)
 {
 	return at_read_ll("/proc/sys/kernel/tainted");
@@ -857,9 +880,23 @@ struct at_area {
 	long long capacity, used, populated, ranges, unloaded;
 };
 
-#define AT_AREA_FMT	"capacity %lld used %lld populated %lld ranges %lld unloaded %lld"
-#define AT_AREA_ARGS(a)	(a)->capacity, (a)->used, (a)->populated, \
-			(a)->ranges, (a)->unloaded
+/*
+ * The figures of an area as text, for a message: at_area_text(&a).s, which
+ * lasts until the end of the statement (C11).
+ */
+struct at_text {
+	char s[192];
+};
+
+static inline struct at_text at_area_text(const struct at_area *a)
+{
+	struct at_text t;
+
+	snprintf(t.s, sizeof(t.s),
+		 "capacity %lld used %lld populated %lld ranges %lld unloaded %lld",
+		 a->capacity, a->used, a->populated, a->ranges, a->unloaded);
+	return t;
+}
 
 /*
  * Reads AT_AREA, which must be exactly the lines "capacity <n>", "used
@@ -919,7 +956,8 @@ static inline int at_check_kept_log(const char *log, const struct at_expect *e,
 			 i ? e->kmalloc_line : e->page_line,
 			 i ? e->kmalloc_bytes : e->page_bytes);
 		if (!at_log_find_line(log, "alloc_tag: ", tail, NULL, 0)) {
-			snprintf(why, len, "no line 'alloc_tag: <dir>/%s' in the kernel log:\n%.1500s",
+			snprintf(why, len,
+				 "no line 'alloc_tag: <dir>/%s' in the kernel log:\n%.1500s",
 				 tail, log);
 			return -1;
 		}

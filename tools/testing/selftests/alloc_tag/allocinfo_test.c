@@ -68,7 +68,7 @@ static long long allocinfo_total(char *why, size_t why_len)
 		total += bytes;
 		if (!why || why[0])
 			continue;
-		/* file:line, an optional [module], func:name, then " \n". */
+		/* file:line, an optional [module], func:name, a space, a newline. */
 		const char *colon = strrchr(tag, ':');
 		const char *p = line + used;
 
@@ -91,9 +91,11 @@ static long long allocinfo_total(char *why, size_t why_len)
 			snprintf(why, why_len, "row %d func: '%s'", nr, line);
 			continue;
 		}
-		/* Calls and bytes agree in sign; calls never "negative". */
-		if ((bytes > 0) != (calls > 0) || bytes < 0 ||
-		    calls > (1ULL << 62)) {
+		/*
+		 * Calls and bytes agree in sign (both zero or both positive);
+		 * calls never "negative".
+		 */
+		if (bytes < 0 || !bytes != !calls || calls > (1ULL << 62)) {
 			snprintf(why, why_len, "row %d counters: '%s'", nr, line);
 			continue;
 		}
@@ -249,7 +251,8 @@ TEST(show_mem_lists_top_users)
 		if (sscanf(text, "%lf %7s %llu %1023[^:]:%d", &size, unit, &calls,
 			   file, &lineno) != 5)
 			break;
-		if (!strstr(text, " func:") || sscanf(strstr(text, " func:"), " func:%511s", func) != 1)
+		if (!strstr(text, " func:") ||
+		    sscanf(strstr(text, " func:"), " func:%511s", func) != 1)
 			break;
 		EXPECT_TRUE(!strcmp(unit, "B") || !strcmp(unit, "KiB") ||
 			    !strcmp(unit, "MiB") || !strcmp(unit, "GiB"))

@@ -274,8 +274,8 @@ TEST_F_TIMEOUT(faults, load_fails_cleanly_or_works, 600)
 			/* No range of its own; kept ones may have gone. */
 			EXPECT_EQ(before.ranges - before.unloaded,
 				  after.ranges - after.unloaded)
-				TH_LOG("before: " AT_AREA_FMT "; after: " AT_AREA_FMT,
-				       AT_AREA_ARGS(&before), AT_AREA_ARGS(&after));
+				TH_LOG("before: %s; after: %s", at_area_text(&before).s,
+				       at_area_text(&after).s);
 			EXPECT_LE(after.used, after.populated);
 			/* The kept rows are at zero, or reclaimed. */
 			EXPECT_TRUE(counts_nothing()) TH_LOG("failure %d: %s", n, why);
@@ -298,8 +298,8 @@ TEST_F_TIMEOUT(faults, load_fails_cleanly_or_works, 600)
 	/* As at the start, less what was kept then: reclaimed. */
 	ASSERT_EQ(0, at_read_area(&after));
 	EXPECT_EQ(self->start.ranges - self->start.unloaded, after.ranges)
-		TH_LOG("start: " AT_AREA_FMT "; end: " AT_AREA_FMT,
-		       AT_AREA_ARGS(&self->start), AT_AREA_ARGS(&after));
+		TH_LOG("start: %s; end: %s", at_area_text(&self->start).s,
+		       at_area_text(&after).s);
 	EXPECT_EQ(0, after.unloaded);
 }
 

@@ -59,7 +59,8 @@ FIXTURE_SETUP(hmm)
 	int ret;
 
 	self->fd = -1;
-	self->buf = self->mirror = MAP_FAILED;
+	self->buf = MAP_FAILED;
+	self->mirror = MAP_FAILED;
 	if (at_sysctl() != 1)
 		SKIP(return, "memory allocation profiling is off");
 	if (!at_module_is_loaded("test_hmm")) {
@@ -130,12 +131,14 @@ TEST_F_TIMEOUT(hmm, to_device_and_back, 120)
 	ASSERT_EQ(NPAGES, cmd.cpages);
 	ASSERT_EQ(0, at_snap_take(&self->on_device));
 	at_snap_growth(&self->start, &self->on_device, fault, &bytes, &calls);
-	EXPECT_EQ(0, bytes) TH_LOG("the fault's row kept %lld bytes of pages now on the device", bytes);
+	EXPECT_EQ(0, bytes)
+		TH_LOG("the fault's row kept %lld bytes of pages now on the device", bytes);
 	EXPECT_EQ(0, calls);
 	backing = grew_by(&self->start, &self->on_device, NPAGES);
 	ASSERT_NE(NULL, backing) TH_LOG("no row of test_hmm's backing pages; %s", why);
 	EXPECT_STREQ("test_hmm", backing->module);
-	EXPECT_TRUE(at_snap_none_negative(&self->on_device, why, sizeof(why))) TH_LOG("on the device: %s", why);
+	EXPECT_TRUE(at_snap_none_negative(&self->on_device, why, sizeof(why)))
+		TH_LOG("on the device: %s", why);
 
 	ret = dmirror(self->fd, HMM_DMIRROR_MIGRATE_TO_SYS, self->buf,
 		      self->mirror, NPAGES, &cmd);
@@ -161,7 +164,8 @@ TEST_F_TIMEOUT(hmm, to_device_and_back, 120)
 					   r->file, r->line, r->func, bytes);
 		EXPECT_EQ(0, calls);
 	}
-	EXPECT_TRUE(at_snap_none_negative(&self->unmapped, why, sizeof(why))) TH_LOG("unmapped: %s", why);
+	EXPECT_TRUE(at_snap_none_negative(&self->unmapped, why, sizeof(why)))
+		TH_LOG("unmapped: %s", why);
 	/* Only now: printing may fault in memory of this process. */
 	TH_LOG("faulted in at %s:%d func:%s", fault->file, fault->line, fault->func);
 }

@@ -71,10 +71,11 @@ static enum expect expectation(void)
 	/* "on" (=1 given, as in the compressed boot): the default area. */
 	if (!e || !*e || !strcmp(e, "on"))
 		return EXPECT_DEFAULT;
-	for (i = 0; i < sizeof(expect_names) / sizeof(expect_names[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(expect_names); i++)
 		if (!strcmp(e, expect_names[i]))
 			return i;
-	fprintf(stderr, "ALLOC_TAG_EXPECT=%s: want default, on, noarea, areafull or areatight\n", e);
+	fprintf(stderr,
+		"ALLOC_TAG_EXPECT=%s: want default, on, noarea, areafull or areatight\n", e);
 	exit(KSFT_FAIL);
 }
 
@@ -112,7 +113,7 @@ static void read_area(struct __test_metadata *_metadata, struct at_area *a,
 	int ret = at_read_area(a);
 
 	ASSERT_EQ(0, ret) TH_LOG("%s: reading %s: %s", when, AT_AREA, strerror(-ret));
-	TH_LOG("%s: " AT_AREA_FMT, when, AT_AREA_ARGS(a));
+	TH_LOG("%s: %s", when, at_area_text(a).s);
 }
 
 /* The boot of the area's default size. */
@@ -156,7 +157,7 @@ TEST_F(area, figures)
 }
 
 /* One load, allocate, free, unload of the test module; @check: its rows. */
-static void cycle(struct __test_metadata *_metadata, int i, bool check)
+static void load_cycle(struct __test_metadata *_metadata, int i, bool check)
 {
 	struct at_expect e;
 	int ret = at_load_module();
@@ -188,7 +189,7 @@ TEST_F_TIMEOUT(area, cycles, 300)
 	int i;
 
 	/* A warm-up: the first load may set up what later ones reuse. */
-	cycle(_metadata, 0, true);
+	load_cycle(_metadata, 0, true);
 	read_area(_metadata, &start, "after the warm-up");
 	percpu_start = at_meminfo_kb("Percpu");
 	ASSERT_LE(0, percpu_start) TH_LOG("/proc/meminfo: %s", strerror(-percpu_start));
@@ -196,7 +197,7 @@ TEST_F_TIMEOUT(area, cycles, 300)
 	EXPECT_LE(start.used, start.populated);
 
 	for (i = 1; i <= CYCLES; i++)
-		cycle(_metadata, i, i % CYCLE_CHECK == 0);
+		load_cycle(_metadata, i, i % CYCLE_CHECK == 0);
 
 	read_area(_metadata, &end, "after the cycles");
 	percpu_end = at_meminfo_kb("Percpu");
@@ -571,9 +572,10 @@ TEST_F(areafull, no_room_message)
 	ASSERT_TRUE(ret) TH_LOG("no line '%s<n> bytes ...%s' in the kernel log",
 				NOROOM_MSG, NOROOM_END);
 	TH_LOG("%s", found);
-	ASSERT_EQ(3, sscanf(found + strlen(NOROOM_MSG),
-			    "%lld bytes of tags in the module tag area (%lld of %lld bytes used)",
-			    &need, &used, &capacity)) TH_LOG("%s", found);
+	ret = sscanf(found + strlen(NOROOM_MSG),
+		     "%lld bytes of tags in the module tag area (%lld of %lld bytes used)",
+		     &need, &used, &capacity);
+	ASSERT_EQ(3, ret) TH_LOG("%s", found);
 	EXPECT_EQ(tags * TAG_BYTES, capacity);
 	EXPECT_LE(used, capacity);
 	EXPECT_LT(capacity - used, need);

@@ -40,8 +40,9 @@ static int load_and_allocate(struct __test_metadata *_metadata,
 		TH_LOG("reading the module's parameters: %s", strerror(-ret));
 		return -1;
 	}
-	TH_LOG("pages: %lld calls, %lld bytes at line %d; kmalloc: %lld calls, %lld bytes at line %d",
-	       e->page_calls, e->page_bytes, e->page_line,
+	TH_LOG("pages: %lld calls, %lld bytes at line %d",
+	       e->page_calls, e->page_bytes, e->page_line);
+	TH_LOG("kmalloc: %lld calls, %lld bytes at line %d",
 	       e->kmalloc_calls, e->kmalloc_bytes, e->kmalloc_line);
 	return 0;
 }

@@ -32,6 +32,7 @@
  * optimisation of hugetlb runs only with $ALLOC_TAG_HVO=1 (see there).
  */
 #define _GNU_SOURCE
+#include <linux/mempolicy.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -62,13 +63,6 @@
 #define CGROUP		"/sys/fs/cgroup"
 #define CGROUP_TEST	CGROUP "/alloc_tag_test"
 
-/* uapi/linux/mempolicy.h */
-#define MPOL_DEFAULT	0
-#define MPOL_PREFERRED	1
-#define MPOL_BIND	2
-#define MPOL_MF_STRICT	(1 << 0)
-#define MPOL_MF_MOVE	(1 << 1)
-
 static char why[2048];
 
 /* What a test changed in the system, for the teardown to put back. */
@@ -95,8 +89,11 @@ FIXTURE(paths) {
 	int ncpus;
 };
 
+/* The type of the fixture's data, for the helpers that take it. */
+#define PATHS_DATA	FIXTURE_DATA(paths)
+
 /* Remembers @path's value, then writes @val to it. */
-static int save_and_write(FIXTURE_DATA(paths) *self, const char *path,
+static int save_and_write(PATHS_DATA *self, const char *path,
 			  const char *val)
 {
 	struct saved *s = &self->saved[self->nsaved];
@@ -189,7 +186,7 @@ FIXTURE_TEARDOWN(paths)
  * CONFIG_MIGRATION nothing drains this way; the tests that would need it
  * skip there.
  */
-static void drain_page_batches(FIXTURE_DATA(paths) *self)
+static void drain_page_batches(PATHS_DATA *self)
 {
 	int node = 0;
 
@@ -198,7 +195,7 @@ static void drain_page_batches(FIXTURE_DATA(paths) *self)
 }
 
 /* A snapshot of every row once the page batches are drained. */
-static int snap(FIXTURE_DATA(paths) *self, struct at_snap *s)
+static int snap(PATHS_DATA *self, struct at_snap *s)
 {
 	drain_page_batches(self);
 	return at_snap_take(s);
@@ -209,7 +206,7 @@ static int snap(FIXTURE_DATA(paths) *self, struct at_snap *s)
  * of a process that exited may be in a batch too, counted at the very row
  * of anonymous faults a test watches.
  */
-static int begin(FIXTURE_DATA(paths) *self)
+static int begin(PATHS_DATA *self)
 {
 	int ret = snap(self, &self->start);
 
@@ -230,7 +227,8 @@ static bool grew_exactly(const struct at_snap *a, const struct at_snap *b,
 	long long gb, gc;
 
 	at_snap_growth(a, b, r, &gb, &gc);
-	snprintf(why, sizeof(why), "%s:%d func:%s grew by %lld bytes in %lld calls, not %lld in %lld",
+	snprintf(why, sizeof(why),
+		 "%s:%d func:%s grew by %lld bytes in %lld calls, not %lld in %lld",
 		 r->file, r->line, r->func, gb, gc, bytes, calls);
 	return gb == bytes && gc == calls;
 }
@@ -239,14 +237,15 @@ static bool grew_exactly(const struct at_snap *a, const struct at_snap *b,
  * Unmaps the test's mapping; then the rows @r and @also (if any) are back
  * where they started, and no row is negative.
  */
-static void unmap_and_check(FIXTURE_DATA(paths) *self,
+static void unmap_and_check(PATHS_DATA *self,
 			    struct __test_metadata *_metadata,
 			    const struct at_row *r, const struct at_row *also)
 {
 	ASSERT_EQ(0, munmap(self->map, self->map_len));
 	self->map = MAP_FAILED;
 	ASSERT_EQ(0, snap(self, &self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after munmap: %s", why);
+	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0))
+		TH_LOG("after munmap: %s", why);
 	if (also)
 		EXPECT_TRUE(grew_exactly(&self->start, &self->end, also, 0, 0))
 			TH_LOG("after munmap: %s", why);
@@ -254,7 +253,7 @@ static void unmap_and_check(FIXTURE_DATA(paths) *self,
 }
 
 /* An anonymous private mapping of @pages small pages, not yet faulted in. */
-static char *map_small(FIXTURE_DATA(paths) *self, long pages)
+static char *map_small(PATHS_DATA *self, long pages)
 {
 	self->map_len = pages * self->page;
 	self->map = mmap(NULL, self->map_len, PROT_READ | PROT_WRITE,
@@ -286,7 +285,7 @@ static int next_cpu(const cpu_set_t *set, int cpu)
  * other CPUs' ones, as they are whenever the scheduler moves the test, so
  * it makes them so every time.
  */
-static void fill(FIXTURE_DATA(paths) *self, char *p, long pages)
+static void fill(PATHS_DATA *self, char *p, long pages)
 {
 	cpu_set_t one;
 	int cpu = -1;
@@ -310,7 +309,7 @@ static void fill(FIXTURE_DATA(paths) *self, char *p, long pages)
  * memory), it is set to madvise for the test: its mappings ask for huge
  * pages.
  */
-static bool thp_usable(FIXTURE_DATA(paths) *self)
+static bool thp_usable(PATHS_DATA *self)
 {
 	char buf[128] = "";
 	FILE *f = fopen(THP_SYSFS "enabled", "r");
@@ -325,7 +324,7 @@ static bool thp_usable(FIXTURE_DATA(paths) *self)
 }
 
 /* An anonymous mapping of @n huge pages, aligned, with MADV_HUGEPAGE. */
-static char *map_huge(FIXTURE_DATA(paths) *self, int n)
+static char *map_huge(PATHS_DATA *self, int n)
 {
 	size_t len = n * self->hpage;
 	char *p = mmap(NULL, len + self->hpage, PROT_READ | PROT_WRITE,
@@ -379,7 +378,7 @@ static int split_range(const char *p, size_t len, int order)
 }
 
 /* Faults in @n huge pages and checks they are: the row of their fault. */
-static const struct at_row *fault_huge(FIXTURE_DATA(paths) *self, char *p, int n)
+static const struct at_row *fault_huge(PATHS_DATA *self, char *p, int n)
 {
 	long long kb;
 
@@ -419,7 +418,7 @@ TEST_F_TIMEOUT(paths, thp_fault, 120)
  * Splitting mapped huge pages (debugfs split_huge_pages) to @order keeps
  * their bytes and counts every piece as a call; munmap frees each piece.
  */
-static void split_mapped(FIXTURE_DATA(paths) *self,
+static void split_mapped(PATHS_DATA *self,
 			 struct __test_metadata *_metadata, int order)
 {
 	long long pieces = NTHP * (self->hpage / self->page >> order);
@@ -535,7 +534,8 @@ TEST_F_TIMEOUT(paths, shmem_truncate, 120)
 	ASSERT_EQ(0, unlink(self->file));
 	self->file[0] = '\0';
 	ASSERT_EQ(0, snap(self, &self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after unlink: %s", why);
+	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0))
+		TH_LOG("after unlink: %s", why);
 	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
 }
 
@@ -565,7 +565,7 @@ static long set_mempolicy_node(int mode, int node)
  * move_pages(2) of each page of [@p, @p + @n pages) to @node (-1: only
  * where they are). Returns how many are on @node afterwards, or -errno.
  */
-static int move_to(FIXTURE_DATA(paths) *self, char *p, long n, int node)
+static int move_to(PATHS_DATA *self, char *p, long n, int node)
 {
 	int i, on = 0;
 
@@ -630,7 +630,7 @@ static int targets_kept(const struct at_snap *a, const struct at_snap *b,
  */
 enum migrate_how { MOVE_PAGES, MBIND, MIGRATE_PAGES };
 
-static void migrate(FIXTURE_DATA(paths) *self, struct __test_metadata *_metadata,
+static void migrate(PATHS_DATA *self, struct __test_metadata *_metadata,
 		    enum migrate_how how, bool huge)
 {
 	long pages = huge ? NTHP * self->hpage / self->page : NPAGES;
@@ -661,8 +661,9 @@ static void migrate(FIXTURE_DATA(paths) *self, struct __test_metadata *_metadata
 	switch (how) {
 	case MOVE_PAGES:
 		ret = move_to(self, p, pages, 1);
-		ASSERT_EQ(pages, ret) TH_LOG("move_pages: %ld on node 1 (%s)", ret,
-					    ret < 0 ? strerror(-ret) : "");
+		ASSERT_EQ(pages, ret)
+			TH_LOG("move_pages: %ld on node 1 (%s)", ret,
+			       ret < 0 ? strerror(-ret) : "");
 		break;
 	case MBIND:
 		ret = syscall(SYS_mbind, p, self->map_len, MPOL_BIND, &new_nodes,
@@ -825,7 +826,7 @@ TEST_F_TIMEOUT(paths, compaction, 300)
  * leaves the pool: they are counted at the vmemmap's own row and stay, as
  * struct pages do.
  */
-static void hugetlb_pool(FIXTURE_DATA(paths) *self,
+static void hugetlb_pool(PATHS_DATA *self,
 			 struct __test_metadata *_metadata, bool hvo)
 {
 	long long nr = at_read_ll(NR_HUGEPAGES);
@@ -846,7 +847,8 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 		 * this test where they do not run.
 		 */
 		if (!at_env_flag("ALLOC_TAG_HVO"))
-			SKIP(return, "6.12's vmemmap restore: bad tail struct pages (ALLOC_TAG_HVO=1 runs it)");
+			SKIP(return,
+			     "6.12's vmemmap restore: bad tail struct pages (ALLOC_TAG_HVO=1 runs it)");
 		ASSERT_EQ(0, save_and_write(self, HUGETLB_HVO, "1"));
 	}
 	ASSERT_EQ(0, begin(self));
@@ -866,7 +868,8 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 	self->map_len = NTHP * self->hpage;
 	fill(self, p, self->map_len / self->page);
 	ASSERT_EQ(0, snap(self, &self->b));
-	EXPECT_TRUE(grew_exactly(&self->a, &self->b, r, 0, 0)) TH_LOG("faulting pool pages in: %s", why);
+	EXPECT_TRUE(grew_exactly(&self->a, &self->b, r, 0, 0))
+		TH_LOG("faulting pool pages in: %s", why);
 	EXPECT_EQ(NULL, grew(&self->a, &self->b, NTHP * self->hpage, NTHP))
 		TH_LOG("a row counted the faulted pool pages again");
 	ASSERT_EQ(0, munmap(p, self->map_len));
@@ -876,7 +879,8 @@ static void hugetlb_pool(FIXTURE_DATA(paths) *self,
 	ASSERT_EQ(0, at_write_file(NR_HUGEPAGES, val));
 	ASSERT_EQ(nr, at_read_ll(NR_HUGEPAGES));
 	ASSERT_EQ(0, snap(self, &self->end));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0)) TH_LOG("after shrinking the pool: %s", why);
+	EXPECT_TRUE(grew_exactly(&self->start, &self->end, r, 0, 0))
+		TH_LOG("after shrinking the pool: %s", why);
 	EXPECT_TRUE(at_snap_none_negative(&self->end, why, sizeof(why))) TH_LOG("%s", why);
 }
 
@@ -922,7 +926,7 @@ static int write_swap_header(const char *dev, long long size, long page)
 TEST_F_TIMEOUT(paths, swap_out_in, 300)
 {
 	const struct at_row *r, *in;
-	volatile char sum = 0;
+	char sum = 0;
 	long i, out = 0;
 	char *p;
 	int ret;
@@ -956,6 +960,8 @@ TEST_F_TIMEOUT(paths, swap_out_in, 300)
 
 	for (i = 0; i < NPAGES; i++)
 		sum += p[i * self->page];
+	/* As if the sum were used: every page is read. */
+	asm volatile("" : : "r"(sum));
 	ASSERT_EQ(0, snap(self, &self->c));
 	in = grew(&self->b, &self->c, NPAGES * self->page, NPAGES);
 	ASSERT_NE(NULL, in) TH_LOG("no row of the pages swapped in: %s", why);
@@ -963,7 +969,6 @@ TEST_F_TIMEOUT(paths, swap_out_in, 300)
 		ASSERT_EQ((char)(i % 251 + 1), p[i * self->page + self->page - 1]);
 
 	unmap_and_check(self, _metadata, r, in);
-	(void)sum;
 }
 
 /* Waits until KSM shares @want pages at least; false after 60 s. */
@@ -1003,12 +1008,13 @@ TEST_F_TIMEOUT(paths, ksm_merge, 120)
 	ASSERT_EQ(0, save_and_write(self, KSM_SYSFS "pages_to_scan", "10000"));
 	ASSERT_EQ(0, save_and_write(self, KSM_SYSFS "sleep_millisecs", "10"));
 	ASSERT_EQ(0, save_and_write(self, KSM_SYSFS "run", "1"));
-	ASSERT_TRUE(ksm_wait_sharing(KSM_PAGES - 1)) TH_LOG("KSM shares %lld pages",
-							at_read_ll(KSM_SYSFS "pages_sharing"));
+	ASSERT_TRUE(ksm_wait_sharing(KSM_PAGES - 1))
+		TH_LOG("KSM shares %lld pages", at_read_ll(KSM_SYSFS "pages_sharing"));
 	/* ksmd stops: nothing merges or frees behind the test's back. */
 	ASSERT_EQ(0, at_write_file(KSM_SYSFS "run", "0"));
 	ASSERT_EQ(0, snap(self, &self->b));
-	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r, self->page, 1)) TH_LOG("merged: %s", why);
+	EXPECT_TRUE(grew_exactly(&self->start, &self->b, r, self->page, 1))
+		TH_LOG("merged: %s", why);
 
 	for (i = 0; i < 16; i++)
 		p[i * self->page] = 1;

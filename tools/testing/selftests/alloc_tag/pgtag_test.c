@@ -281,14 +281,15 @@ TEST(kernel_tags_do_not_fit)
 TEST(module_tags_do_not_fit)
 {
 	static const char *const sized[] = {
-		"compressed: page->flags has indexes for ", "module tags; the module tag area holds",
+		"compressed: page->flags has indexes for ",
+		"module tags; the module tag area holds",
 		NULL };
 	static const char *const warning[] = {
 		"module " MANY_NAME ": no room for", NULL };
 	long long kernel, room, max;
 	char path[512], found[1024], *log, *p;
 	struct at_area area;
-	int fd;
+	int fd, n;
 
 	if (!expecting("nofit-module"))
 		SKIP(return, "not booted with bits for the kernel's tags only");
@@ -302,13 +303,14 @@ TEST(module_tags_do_not_fit)
 	ASSERT_NE(NULL, p) TH_LOG("no 'compressed: tag references in ...' line");
 	while (p > log && p[-1] != ';')
 		p--;
-	ASSERT_EQ(3, sscanf(p, " %lld kernel tags, room for %lld module tags, indexes up to %lld",
-			    &kernel, &room, &max));
+	n = sscanf(p, " %lld kernel tags, room for %lld module tags, indexes up to %lld",
+		   &kernel, &room, &max);
+	ASSERT_EQ(3, n);
 	free(log);
 	/* Indexes 0 and 1 are the markers; every other one names a tag. */
 	EXPECT_EQ(max + 1, 2 + kernel + room);
 	ASSERT_EQ(0, at_read_area(&area));
-	EXPECT_EQ(room * 40, area.capacity) TH_LOG(AT_AREA_FMT, AT_AREA_ARGS(&area));
+	EXPECT_EQ(room * 40, area.capacity) TH_LOG("%s", at_area_text(&area).s);
 
 	fd = at_kmsg_open(false);
 	ASSERT_LE(0, fd);

@@ -59,12 +59,12 @@ static int reader(time_t end)
 	while (!stop_at(end)) {
 		n = at_read_rows(NULL, rows, MAX_ROWS);
 		if (n < 0) {
-			fprintf(stderr, "# reader: /proc/allocinfo: %s\n", strerror(-n));
+			fprintf(stderr, "# %s: /proc/allocinfo: %s\n", __func__, strerror(-n));
 			return 1;
 		}
 		reads++;
 	}
-	fprintf(stderr, "# reader: %ld reads\n", reads);
+	fprintf(stderr, "# %s: %ld reads\n", __func__, reads);
 	return 0;
 }
 
@@ -84,7 +84,7 @@ static int churner(time_t end)
 		munmap(p, len);
 		rounds++;
 	}
-	fprintf(stderr, "# churner: %ld rounds\n", rounds);
+	fprintf(stderr, "# %s: %ld rounds\n", __func__, rounds);
 	return 0;
 }
 
@@ -102,7 +102,7 @@ static int loader(time_t end, bool area)
 	while (!stop_at(end)) {
 		ret = at_load_module();
 		if (ret) {
-			fprintf(stderr, "# loader: load: %s\n", strerror(-ret));
+			fprintf(stderr, "# %s: load: %s\n", __func__, strerror(-ret));
 			return 1;
 		}
 		ret = at_set_param("allocated", "1");
@@ -113,26 +113,27 @@ static int loader(time_t end, bool area)
 			ret = at_set_param("allocated", "0");
 		}
 		if (ret) {
-			fprintf(stderr, "# loader: allocating: %s\n", strerror(-ret));
+			fprintf(stderr, "# %s: allocating: %s\n", __func__, strerror(-ret));
 			return 1;
 		}
 		ret = at_unload_module();
 		if (ret) {
-			fprintf(stderr, "# loader: unload: %s\n", strerror(-ret));
+			fprintf(stderr, "# %s: unload: %s\n", __func__, strerror(-ret));
 			return 1;
 		}
 		/* The keeper holds 6 hand-overs of 40 allocations. */
 		if (kept == 4) {
 			ret = at_set_mod_param(AT_KEEPER_NAME, "release", "1");
 			if (ret) {
-				fprintf(stderr, "# loader: release: %s\n", strerror(-ret));
+				fprintf(stderr, "# %s: release: %s\n", __func__,
+					strerror(-ret));
 				return 1;
 			}
 			kept = 0;
 		}
 		rounds++;
 	}
-	fprintf(stderr, "# loader: %ld rounds\n", rounds);
+	fprintf(stderr, "# %s: %ld rounds\n", __func__, rounds);
 	return 0;
 }
 
@@ -147,7 +148,7 @@ static int switcher(time_t end)
 		rounds++;
 		usleep(1000);
 	}
-	fprintf(stderr, "# switcher: %ld rounds\n", rounds);
+	fprintf(stderr, "# %s: %ld rounds\n", __func__, rounds);
 	return at_write_file(AT_SYSCTL, "1") ? 1 : 0;
 }
 
@@ -253,9 +254,11 @@ static int check_quiet(struct __test_metadata *_metadata)
 	at_line_totals(now, nn, e.kmalloc_line, &kb, &kc);
 	if (pb - pb0 != e.page_bytes || pc - pc0 != e.page_calls ||
 	    kb - kb0 != e.kmalloc_bytes || kc - kc0 != e.kmalloc_calls) {
-		TH_LOG("a load afterwards grew by %lld bytes %lld calls (pages), %lld %lld (kmalloc); want %lld %lld, %lld %lld",
-		       pb - pb0, pc - pc0, kb - kb0, kc - kc0, e.page_bytes, e.page_calls,
-		       e.kmalloc_bytes, e.kmalloc_calls);
+		snprintf(why, sizeof(why),
+			 "a load afterwards grew by %lld bytes %lld calls (pages), %lld %lld (kmalloc); want %lld %lld, %lld %lld",
+			 pb - pb0, pc - pc0, kb - kb0, kc - kc0, e.page_bytes,
+			 e.page_calls, e.kmalloc_bytes, e.kmalloc_calls);
+		TH_LOG("%s", why);
 		bad = 1;
 	}
 	if (at_set_param("allocated", "0"))

@@ -202,7 +202,7 @@ TEST_F(sysctl, other_modes_are_refused)
 	unsigned int i;
 	long ret;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		ret = pwrite_sysctl(bad[i], 0);
 		EXPECT_EQ(-EINVAL, ret)
 			TH_LOG("writing %.*s: %s", (int)strcspn(bad[i], "\n"),
