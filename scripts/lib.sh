@@ -34,3 +34,43 @@ kmake() {
 	make -C "$(tree_dir "$kind")" O="$(out_dir "$kind" "$config")" \
 		"${KMAKE_VARS[@]}" -j"$JOBS" "$@"
 }
+
+# Our new files live in these top-level folders of the repository, at the
+# path they take in the kernel tree.
+OVERLAY_DIRS=(Documentation arch include kernel lib mm rust tools)
+
+# overlay_files: our new files (tracked, or new and not ignored), one path
+# a line.
+overlay_files() {
+	( cd "$ROOT" && git ls-files -co --exclude-standard -- "${OVERLAY_DIRS[@]}" ) |
+	while read -r f; do [ ! -f "$ROOT/$f" ] || echo "$f"; done
+}
+
+# assemble_tree: writes the objects of our tree (the base, then patches/,
+# then our new files) into the rust tree's repository and prints its git
+# tree; GIT_INDEX_FILE is a scratch index. scripts/tree checks it out.
+assemble_tree() {
+	local src p idx f mode sha
+	src=$(tree_dir rust)
+	idx=$(mktemp)
+	(
+		export GIT_INDEX_FILE=$idx
+		git -C "$src" read-tree base
+		for p in "$ROOT"/patches/*.patch; do
+			[ -f "$p" ] || continue
+			git -C "$src" apply --cached --whitespace=nowarn "$p" 2>"$idx.err" || {
+				cat "$idx.err" >&2
+				die "patch does not apply: ${p#"$ROOT"/}"
+			}
+		done
+		overlay_files | while read -r f; do
+			mode=100644; [ -x "$ROOT/$f" ] && mode=100755
+			sha=$(git -C "$src" hash-object -w "$ROOT/$f")
+			printf '%s %s\t%s\n' "$mode" "$sha" "$f"
+		done | git -C "$src" update-index --add --index-info
+		git -C "$src" write-tree
+	)
+	local rc=$?
+	rm -f "$idx" "$idx.err"
+	return $rc
+}
