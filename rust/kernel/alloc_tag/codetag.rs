@@ -357,7 +357,10 @@ impl Type {
         }
         let t = KBox::pin_init(
             pin_init!(Type {
-                lock <- RwSem::new(crate::c_str!("codetag_type.mod_lock"), crate::static_lock_class!()),
+                lock <- RwSem::new(
+                    crate::c_str!("codetag_type.mod_lock"),
+                    crate::static_lock_class!()
+                ),
                 desc: *desc,
                 modules: UnsafeCell::new(Modules { slots: KVec::new(), count: 0 }),
             }),
