@@ -25,13 +25,17 @@ use core::{
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
-        codetag::{CodeTag, Cursor, Tags, Type},
+        codetag::{CodeTag, TagWalk, Tags, Type},
+        notice_unprefixed,
+        published::Published,
+        seq_file::{SeqOperations, SeqRecords},
         static_key::StaticKey,
+        sysctl::{capable, ProcCall},
         Tag,
     },
     bindings, c_str, export_symbol,
     ffi::c_char,
-    new_mutex,
+    fmt, new_mutex,
     prelude::*,
     str::{BStr, CStr},
     sync::{lock::mutex::MutexBackend, lock::Guard, Mutex},
@@ -306,7 +310,7 @@ unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
 }
 
 /// The allocation tag type, set once by the initcall.
-static ALLOC_TAG_TYPE: AtomicPtr<Type> = AtomicPtr::new(ptr::null_mut());
+static ALLOC_TAG_TYPE: Published<Type> = Published::new();
 
 /// `/proc/allocinfo`, until [`shutdown_mem_profiling`] removes it.
 static ALLOCINFO: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(ptr::null_mut());
@@ -321,14 +325,11 @@ static ALLOCINFO: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(ptr::null
 ///
 /// Lock order: the allocation tag type's lock, this one, then the static
 /// key's (`static_key_mutex`, `cpus_read_lock()`, `jump_label_mutex`).
-static PROFILING_LOCK: AtomicPtr<Mutex<()>> = AtomicPtr::new(ptr::null_mut());
+static PROFILING_LOCK: Published<Mutex<()>> = Published::new();
 
 /// Takes [`PROFILING_LOCK`], if it exists yet.
 fn profiling_lock() -> Option<Guard<'static, (), MutexBackend>> {
-    let lock = PROFILING_LOCK.load(Ordering::Acquire);
-    // SAFETY: A non-NULL value is a leaked, pinned mutex, never freed; the
-    // acquire load pairs with the release store that published it.
-    (!lock.is_null()).then(|| unsafe { &*lock }.lock())
+    PROFILING_LOCK.get().map(Mutex::lock)
 }
 
 /// Turns profiling off for good: the key off, the sysctl refusing writes,
@@ -358,9 +359,7 @@ fn shutdown_mem_profiling(remove_file: bool) {
 }
 
 fn alloc_tag_type() -> Option<&'static Type> {
-    let ty = ALLOC_TAG_TYPE.load(Ordering::Acquire);
-    // SAFETY: A non-NULL value is a registered type, which lives forever.
-    (!ty.is_null()).then(|| unsafe { &*ty })
+    ALLOC_TAG_TYPE.get()
 }
 
 /// Returns the allocation tag that embeds a code tag of the allocation type.
@@ -460,214 +459,71 @@ pub extern "C" fn alloc_tag_show_top_users(can_sleep: bool) {
     if n == 0 {
         return;
     }
-    // SAFETY: A static, NUL-terminated format without arguments.
-    unsafe { bindings::_printk(c_str!("\x015Memory allocations:\n").as_char_ptr()) };
+    notice_unprefixed(fmt!("Memory allocations:\n"));
     for slot in slots.iter().take(n) {
         // SAFETY: `top_users` gave tags listed under the lock `locked`
         // still holds.
         let ct = unsafe { CodeTag::from_raw(slot.ct) };
         let counters = alloc_tag(ct).read();
-        let mut size = [0u8; 10];
-        // SAFETY: `size` is writable for its length; the result is always
-        // NUL-terminated.
-        unsafe {
-            bindings::string_get_size(
-                counters.bytes,
-                1,
-                bindings::string_size_units_STRING_UNITS_2,
-                size.as_mut_ptr().cast(),
-                size.len() as _,
-            )
-        };
-        let size = size.as_ptr().cast::<c_char>();
-        // SAFETY: The formats' conversions match the arguments; the strings
-        // are NUL-terminated and the tag's live while the lock is held.
-        unsafe {
-            match ct.modname() {
-                Some(module) => bindings::_printk(
-                    c_str!("\x015%12s %8llu %s:%u [%s] func:%s\n").as_char_ptr(),
-                    size,
-                    counters.calls,
-                    ct.filename().as_char_ptr(),
-                    ct.lineno(),
-                    module.as_char_ptr(),
-                    ct.function().as_char_ptr(),
-                ),
-                None => bindings::_printk(
-                    c_str!("\x015%12s %8llu %s:%u func:%s\n").as_char_ptr(),
-                    size,
-                    counters.calls,
-                    ct.filename().as_char_ptr(),
-                    ct.lineno(),
-                    ct.function().as_char_ptr(),
-                ),
-            }
-        };
+        let (size, calls) = (counters.size_text(), counters.calls);
+        let (file, line, func) = (ct.filename(), ct.lineno(), ct.function());
+        match ct.modname() {
+            Some(module) => notice_unprefixed(fmt!(
+                "{size:>12} {calls:>8} {file}:{line} [{module}] func:{func}\n"
+            )),
+            None => notice_unprefixed(fmt!("{size:>12} {calls:>8} {file}:{line} func:{func}\n")),
+        }
     }
 }
 
-/// The iteration state of one `/proc/allocinfo` read.
+/// One pass of a `/proc/allocinfo` read: the tags, locked for reading
+/// until the pass ends, and whether the header is still to be written.
 struct AllocInfo {
-    ty: &'static Type,
-    cur: Cursor,
+    walk: TagWalk<'static>,
     print_header: bool,
 }
 
-/// Returns the `seq_file`'s iteration state.
-///
-/// # Safety
-///
-/// `m` is valid and `m->private` was set by [`allocinfo_start`] and not yet
-/// freed.
-unsafe fn allocinfo_private<'a>(m: *mut bindings::seq_file) -> &'a mut AllocInfo {
-    // SAFETY: Per the safety requirements `private` is a live `AllocInfo`
-    // that only this read uses.
-    unsafe { &mut *(*m).private.cast::<AllocInfo>() }
-}
-
-/// `seq_operations` callback of `/proc/allocinfo`.
-///
-/// # Safety
-///
-/// `m` and `pos` are valid (seq_file calls this).
-unsafe extern "C" fn allocinfo_start(
-    m: *mut bindings::seq_file,
-    pos: *mut bindings::loff_t,
-) -> *mut c_void {
-    let Some(ty) = alloc_tag_type() else {
-        return ptr::null_mut();
-    };
-    // SAFETY: seq_file passes a valid position.
-    let mut skip = unsafe { *pos };
-    let state = AllocInfo {
-        ty,
-        cur: Cursor::START,
-        print_header: skip == 0,
-    };
-    let Ok(state) = KBox::new(state, GFP_KERNEL) else {
-        // SAFETY: `m` is valid; `allocinfo_stop` sees NULL and does nothing.
-        unsafe { (*m).private = ptr::null_mut() };
-        return ptr::null_mut();
-    };
-    let state = KBox::into_raw(state);
-    // SAFETY: `m` is valid; the state is freed by `allocinfo_stop`.
-    unsafe { (*m).private = state.cast() };
-    // Held until `allocinfo_stop`, which seq_file always calls.
-    ty.lock().read().leak();
-    // SAFETY: `state` was just allocated and is only used by this read.
-    let state = unsafe { &mut *state };
-    loop {
-        // SAFETY: The lock is held and the cursor only moves here.
-        let ct = unsafe { ty.advance(&mut state.cur) };
-        if ct.is_null() {
-            return ptr::null_mut();
+impl SeqRecords for AllocInfo {
+    fn start(pos: u64) -> Option<KBox<Self>> {
+        let walk = alloc_tag_type()?.read().walk();
+        let mut state = KBox::new(
+            AllocInfo {
+                walk,
+                print_header: pos == 0,
+            },
+            GFP_KERNEL,
+        )
+        .ok()?;
+        for _ in 0..=pos {
+            state.walk.next()?;
         }
-        if skip == 0 {
-            return ptr::from_mut(state).cast();
+        Some(state)
+    }
+
+    fn next(&mut self) -> bool {
+        self.walk.next().is_some()
+    }
+
+    fn show(&mut self, out: &mut [u8]) -> Option<usize> {
+        let ct = self.walk.current()?;
+        let counters = alloc_tag(ct).read();
+        let row = format::Row {
+            bytes: counters.bytes as i64,
+            calls: counters.calls,
+            tag: codetag::text(ct),
+        };
+        let mut buf = format::Buf::new(out);
+        if self.print_header {
+            format::write_header(&mut buf).ok()?;
         }
-        skip -= 1;
+        format::write_row(&mut buf, &row).ok()?;
+        self.print_header = false;
+        Some(buf.len())
     }
-}
-
-/// `seq_operations` callback of `/proc/allocinfo`.
-///
-/// # Safety
-///
-/// `m` and `pos` are valid and `m->private` was set by [`allocinfo_start`].
-unsafe extern "C" fn allocinfo_next(
-    m: *mut bindings::seq_file,
-    v: *mut c_void,
-    pos: *mut bindings::loff_t,
-) -> *mut c_void {
-    // SAFETY: seq_file passes the state `allocinfo_start` returned in `v`
-    // and set as `private`, and a valid position.
-    let state = unsafe {
-        *pos += 1;
-        allocinfo_private(m)
-    };
-    // SAFETY: The lock is held from `allocinfo_start` to `allocinfo_stop`.
-    let ct = unsafe { state.ty.advance(&mut state.cur) };
-    if ct.is_null() {
-        ptr::null_mut()
-    } else {
-        v
-    }
-}
-
-/// `seq_operations` callback of `/proc/allocinfo`.
-///
-/// # Safety
-///
-/// `m` is valid (seq_file calls this after every start).
-unsafe extern "C" fn allocinfo_stop(m: *mut bindings::seq_file, _v: *mut c_void) {
-    // SAFETY: `m` is valid.
-    let state = unsafe { (*m).private }.cast::<AllocInfo>();
-    if state.is_null() {
-        return;
-    }
-    // SAFETY: `state` came from `KBox::into_raw` in `allocinfo_start`, and
-    // that start took the read hold released here.
-    unsafe {
-        (*m).private = ptr::null_mut();
-        let state = KBox::from_raw(state);
-        state.ty.lock().read_unlock();
-    }
-}
-
-/// `seq_operations` callback of `/proc/allocinfo`.
-///
-/// # Safety
-///
-/// `m` is valid, `m->private` was set by [`allocinfo_start`] and its cursor is on a tag.
-unsafe extern "C" fn allocinfo_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    // SAFETY: `show` is called between `start` and `stop` with the state set.
-    let state = unsafe { allocinfo_private(m) };
-    // SAFETY: The cursor is on a valid tag (`start`/`next` returned it).
-    let ct = unsafe { CodeTag::from_raw(state.cur.ct) };
-    let counters = alloc_tag(ct).read();
-    let row = format::Row {
-        bytes: counters.bytes as i64,
-        calls: counters.calls,
-        tag: codetag::text(ct),
-    };
-    // SAFETY: `m` is valid and `buf[count..size]` is its free space, which
-    // is what `seq_get_buf()` hands out.
-    let (free, m) = unsafe {
-        let m = &mut *m;
-        let free =
-            core::slice::from_raw_parts_mut(m.buf.cast::<u8>().add(m.count), m.size - m.count);
-        (free, m)
-    };
-    let mut buf = format::Buf::new(free);
-    let mut written = Ok(());
-    if state.print_header {
-        written = format::write_header(&mut buf);
-    }
-    let written = written.and_then(|()| format::write_row(&mut buf, &row));
-    match written {
-        Ok(()) => {
-            state.print_header = false;
-            m.count += buf.len();
-        }
-        // Like `seq_commit(m, -1)`: seq_file retries with a larger buffer.
-        Err(_) => m.count = m.size,
-    }
-    0
 }
 
 /// The `seq_operations` of `/proc/allocinfo`.
-#[repr(transparent)]
-struct SeqOps(bindings::seq_operations);
-
-// SAFETY: Read-only table of functions.
-unsafe impl Sync for SeqOps {}
-
-static ALLOCINFO_SEQ_OPS: SeqOps = SeqOps(bindings::seq_operations {
-    start: Some(allocinfo_start),
-    next: Some(allocinfo_next),
-    stop: Some(allocinfo_stop),
-    show: Some(allocinfo_show),
-});
+static ALLOCINFO_SEQ_OPS: SeqOperations<AllocInfo> = SeqOperations::VTABLE;
 
 /// The sysctl table: `vm.mem_profiling` and `vm.mem_profiling_compressed`.
 #[repr(transparent)]
@@ -725,55 +581,31 @@ unsafe extern "C" fn proc_mem_profiling(
     lenp: *mut usize,
     ppos: *mut bindings::loff_t,
 ) -> c_int {
-    if write == 0 {
-        // SAFETY: The arguments are the sysctl core's, passed on.
-        return unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) };
+    // SAFETY: The sysctl core's arguments for this call, used only here.
+    let call = unsafe { ProcCall::new(table, write, buffer, lenp, ppos) };
+    if !call.is_write() {
+        return call.do_static_key();
     }
-    // SAFETY: No requirements.
-    if !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as c_int) } {
+    if !capable(bindings::CAP_SYS_ADMIN) {
         return EPERM.to_errno();
     }
     let _serialised = profiling_lock();
     if !PROFILING_SUPPORT.load(Ordering::Relaxed) {
         return EPERM.to_errno();
     }
-    // SAFETY: For writes the sysctl core passes `*lenp` bytes of kernel
-    // memory at `buffer`, and a valid position.
-    let (text, pos) = unsafe {
-        (
-            core::slice::from_raw_parts(buffer.cast::<u8>(), *lenp),
-            *ppos,
-        )
-    };
-    if pos != 0 || !text.contains(&b',') {
-        // SAFETY: The arguments are the sysctl core's, passed on.
-        return unsafe { bindings::proc_do_static_key(table, write, buffer, lenp, ppos) };
+    let text = call.written();
+    if call.pos() != 0 || !text.contains(&b',') {
+        return call.do_static_key();
     }
     // The mode after the comma is decided at boot: it must be the one in
     // force. The first token may be any spelling `kstrtobool()` reads.
     let value = text.strip_suffix(b"\n").unwrap_or(text);
-    let enable = match param::parse(value) {
+    match param::parse(value) {
         Ok(s) if !s.permanently_disabled() && s.compressed == compressed_key().is_enabled() => {
-            s.enabled()
+            call.do_static_key_as(s.enabled())
         }
-        _ => return EINVAL.to_errno(),
-    };
-    let mut digit = [if enable { b'1' } else { b'0' }];
-    let mut len = digit.len();
-    // SAFETY: `proc_do_static_key()` only reads a written buffer, here the
-    // one byte of `digit`, and `len` and `ppos` are valid.
-    let ret = unsafe {
-        bindings::proc_do_static_key(table, write, digit.as_mut_ptr().cast(), &mut len, ppos)
-    };
-    if ret == 0 {
-        // The whole value was taken, as the sysctl core reports.
-        // SAFETY: The sysctl core's valid pointers.
-        unsafe {
-            *ppos = pos + text.len() as bindings::loff_t;
-            *lenp = text.len();
-        }
+        _ => EINVAL.to_errno(),
     }
-    ret
 }
 
 /// `vm.mem_profiling` when it can be switched.
@@ -807,7 +639,7 @@ fn procfs_init() {
             c_str!("allocinfo").as_char_ptr(),
             0o400,
             ptr::null_mut(),
-            &ALLOCINFO_SEQ_OPS.0,
+            ALLOCINFO_SEQ_OPS.as_ptr(),
             0,
             ptr::null_mut(),
         )
@@ -831,11 +663,9 @@ fn procfs_init() {
 #[link_section = ".init.text"]
 extern "C" fn alloc_tag_init() -> c_int {
     match KBox::pin_init(new_mutex!((), "alloc_tag_profiling"), GFP_KERNEL) {
-        // SAFETY: The mutex is never moved or freed: it is leaked here.
-        Ok(lock) => PROFILING_LOCK.store(
-            KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(lock) }),
-            Ordering::Release,
-        ),
+        Ok(lock) => {
+            PROFILING_LOCK.publish_pinned(lock);
+        }
         Err(_) => {
             pr_err!("cannot allocate the profiling lock; disabling memory allocation profiling\n");
             shutdown_mem_profiling(false);
@@ -877,7 +707,7 @@ extern "C" fn alloc_tag_init() -> c_int {
             return e.to_errno();
         }
     };
-    ALLOC_TAG_TYPE.store(ptr::from_ref(ty).cast_mut(), Ordering::Release);
+    ALLOC_TAG_TYPE.publish(ty);
     procfs_init();
     #[cfg(CONFIG_MODULES)]
     module_area::init();

@@ -55,6 +55,7 @@ use kernel::{
     alloc_tag::{
         area::{Area, AreaGuard, VmArea},
         codetag::{CodeTag, Module, Type, Writer},
+        published::Published,
         Tag,
     },
     bindings, c_str,
@@ -65,18 +66,19 @@ use kernel::{
     str::{CStr, CString},
 };
 
+#[cfg(CONFIG_DEBUG_FS)]
+use kernel::alloc_tag::seq_file::{SeqFile, SingleFile, SingleShow};
+
 /// Capacity of the area in tags (`alloc_tag.module_tags=`).
 pub(crate) static MODULE_TAGS: AtomicUsize = AtomicUsize::new(100_000);
 
 const TAG_SIZE: usize = size_of::<bindings::alloc_tag>();
 
 /// The area, set once at init; NULL if there is none.
-static AREA: AtomicPtr<Area<ModRange>> = AtomicPtr::new(ptr::null_mut());
+static AREA: Published<Area<ModRange>> = Published::new();
 
 fn area() -> Option<&'static Area<ModRange>> {
-    let a = AREA.load(Ordering::Acquire);
-    // SAFETY: A non-NULL value is a leaked, pinned area, never freed.
-    (!a.is_null()).then(|| unsafe { &*a })
+    AREA.get()
 }
 
 /// Room for a module name kept for messages: C's `MODULE_NAME_LEN` is
@@ -561,72 +563,35 @@ fn keep(ty: &Type, m: &Module) -> bool {
     true
 }
 
-/// What the debugfs file `alloc_tag/module_area` shows.
-///
-/// # Safety
-///
-/// `m` is a valid seq_file (seq_file calls this).
+/// The debugfs file `alloc_tag/module_area`: the area's figures.
 #[cfg(CONFIG_DEBUG_FS)]
-unsafe extern "C" fn module_area_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-    let Some(area) = area() else {
-        return 0;
-    };
-    let text = {
-        let a = area.lock();
-        let unloaded = a.iter_rev().filter(|(_, _, r)| r.is_kept()).count();
-        CString::try_from_fmt(fmt!(
-            "capacity {}\nused {}\npopulated {}\nranges {}\nunloaded {}\n",
-            a.capacity(),
-            a.used(),
-            a.populated(),
-            a.ranges(),
-            unloaded
-        ))
-    };
-    match text {
-        // SAFETY: `m` is the seq_file being shown; `text` is valid for its length.
-        Ok(text) => unsafe {
-            bindings::seq_write(m, text.as_char_ptr().cast(), text.len());
-        },
-        Err(e) => return e.to_errno(),
+struct AreaFile;
+
+#[cfg(CONFIG_DEBUG_FS)]
+impl SingleShow for AreaFile {
+    fn show(out: &SeqFile) -> Result {
+        let Some(area) = area() else {
+            return Ok(());
+        };
+        let text = {
+            let a = area.lock();
+            let unloaded = a.iter_rev().filter(|(_, _, r)| r.is_kept()).count();
+            CString::try_from_fmt(fmt!(
+                "capacity {}\nused {}\npopulated {}\nranges {}\nunloaded {}\n",
+                a.capacity(),
+                a.used(),
+                a.populated(),
+                a.ranges(),
+                unloaded
+            ))?
+        };
+        out.write(text.as_bytes());
+        Ok(())
     }
-    0
 }
 
-/// `open` of `alloc_tag/module_area`.
-///
-/// # Safety
-///
-/// `inode` and `file` are valid (the VFS calls this).
 #[cfg(CONFIG_DEBUG_FS)]
-unsafe extern "C" fn module_area_open(
-    inode: *mut bindings::inode,
-    file: *mut bindings::file,
-) -> c_int {
-    // SAFETY: The VFS passes a valid inode and file; `single_open` gives the
-    // file a seq_file that calls `module_area_show`.
-    unsafe { bindings::single_open(file, Some(module_area_show), (*inode).i_private) }
-}
-
-/// The file operations of `alloc_tag/module_area`.
-#[cfg(CONFIG_DEBUG_FS)]
-#[repr(transparent)]
-struct Fops(bindings::file_operations);
-
-// SAFETY: A read-only table of functions.
-#[cfg(CONFIG_DEBUG_FS)]
-unsafe impl Sync for Fops {}
-
-#[cfg(CONFIG_DEBUG_FS)]
-static MODULE_AREA_FOPS: Fops = Fops(bindings::file_operations {
-    open: Some(module_area_open),
-    read: Some(bindings::seq_read),
-    llseek: Some(bindings::seq_lseek),
-    release: Some(bindings::single_release),
-    // SAFETY: All zeroes is a valid `file_operations`: no owner, no
-    // other operation.
-    ..unsafe { core::mem::zeroed() }
-});
+static MODULE_AREA_FOPS: SingleFile<AreaFile> = SingleFile::VTABLE;
 
 #[cfg(CONFIG_DEBUG_FS)]
 fn debugfs_init() {
@@ -638,7 +603,7 @@ fn debugfs_init() {
             0o400,
             dir,
             ptr::null_mut(),
-            &MODULE_AREA_FOPS.0,
+            MODULE_AREA_FOPS.as_ptr(),
         );
     }
 }
@@ -692,12 +657,8 @@ pub(crate) fn init() {
             return;
         }
     };
-    // SAFETY: The area is never moved or freed: it is leaked here.
-    let area = KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(area) });
-    AREA.store(area, Ordering::Release);
     let (base, capacity) = {
-        // SAFETY: `area` was just leaked and is valid.
-        let a = unsafe { (*area).lock() };
+        let a = AREA.publish_pinned(area).lock();
         (a.base(), a.capacity())
     };
     // Module tags get the page tag indexes after the kernel's.

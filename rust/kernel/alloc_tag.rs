@@ -65,11 +65,28 @@ pub mod area;
 pub mod codetag;
 pub mod maple_tree;
 pub mod pgtag;
+pub mod published;
 pub mod rwsem;
+pub mod seq_file;
 pub mod static_key;
+pub mod sysctl;
 mod tag;
 
-pub use tag::{Counters, Tag};
+pub use tag::{Counters, SizeText, Tag};
+
+/// Prints a line at `KERN_NOTICE` with no prefix, like C's `pr_notice()`
+/// in a file without `pr_fmt()` (`show_mem()`'s rows); `pr_notice!` would
+/// put the object's name in front.
+pub fn notice_unprefixed(args: core::fmt::Arguments<'_>) {
+    // SAFETY: The format is NUL-terminated and takes one `%pA`, which
+    // `vsprintf` reads as a `core::fmt::Arguments`.
+    unsafe {
+        bindings::_printk(
+            crate::c_str!("\x015%pA").as_char_ptr(),
+            core::ptr::from_ref(&args).cast::<core::ffi::c_void>(),
+        )
+    };
+}
 
 /// Exports a symbol of this object to modules, like C's `EXPORT_SYMBOL()`.
 ///

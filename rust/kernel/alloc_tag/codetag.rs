@@ -675,6 +675,49 @@ impl<'a> Tags<'a> {
     }
 }
 
+impl<'a> Tags<'a> {
+    /// Walks the tags one at a time, holding the lock until the walk is
+    /// dropped: for readers that keep their place between calls, like a
+    /// `seq_file` pass.
+    pub fn walk(self) -> TagWalk<'a> {
+        TagWalk {
+            tags: self,
+            cur: Cursor::START,
+        }
+    }
+}
+
+/// A walk over a type's tags under the lock ([`Tags::walk`]).
+///
+/// # Invariants
+///
+/// `cur` is [`Cursor::START`] or was only moved by [`Type::advance`] under
+/// the hold of `tags`.
+pub struct TagWalk<'a> {
+    tags: Tags<'a>,
+    cur: Cursor,
+}
+
+impl TagWalk<'_> {
+    /// Moves to the next tag and returns it, `None` at the end.
+    pub fn next(&mut self) -> Option<&CodeTag> {
+        // SAFETY: `self.tags` holds the lock; by the type invariant the
+        // cursor only moved under this hold. INVARIANT: moved here.
+        let ct = unsafe { self.tags.ty.advance(&mut self.cur) };
+        // SAFETY: A non-NULL result is a tag of a registered module, which
+        // stays registered while the lock is held.
+        (!ct.is_null()).then(|| unsafe { CodeTag::from_raw(ct) })
+    }
+
+    /// Returns the tag the walk stands on: `None` before the first and at
+    /// the end.
+    pub fn current(&self) -> Option<&CodeTag> {
+        // SAFETY: As in `next`: the cursor's tag, if any, is a tag the walk
+        // reached under the lock it still holds.
+        (!self.cur.ct.is_null()).then(|| unsafe { CodeTag::from_raw(self.cur.ct) })
+    }
+}
+
 /// Prints a module's name, `(built-in)` for NULL.
 struct ModName(*mut bindings::module);
 

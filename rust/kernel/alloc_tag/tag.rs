@@ -15,6 +15,36 @@ pub struct Counters {
     pub calls: u64,
 }
 
+impl Counters {
+    /// Returns the bytes in binary units, as `show_mem()` prints them
+    /// (`string_get_size()`: "1.50 MiB", "512 B").
+    pub fn size_text(&self) -> SizeText {
+        let mut text = [0u8; 10];
+        // SAFETY: `text` is writable for its length; `string_get_size()`
+        // always NUL-terminates what it writes there.
+        unsafe {
+            bindings::string_get_size(
+                self.bytes,
+                1,
+                bindings::string_size_units_STRING_UNITS_2,
+                text.as_mut_ptr().cast(),
+                text.len() as _,
+            )
+        };
+        SizeText(text)
+    }
+}
+
+/// A size in human units ([`Counters::size_text`]), printed with `{}`.
+pub struct SizeText([u8; 10]);
+
+impl core::fmt::Display for SizeText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let len = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
+        f.pad(core::str::from_utf8(&self.0[..len]).unwrap_or("?"))
+    }
+}
+
 /// `codetag.flags` bit of a tag whose counters [`Tag::alloc_counters`] made.
 const OWN_COUNTERS: u32 = 1 << 0;
 
