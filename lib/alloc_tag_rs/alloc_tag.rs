@@ -495,13 +495,13 @@ impl SeqRecords for AllocInfo {
         )
         .ok()?;
         for _ in 0..=pos {
-            state.walk.next()?;
+            state.walk.advance()?;
         }
         Some(state)
     }
 
     fn next(&mut self) -> bool {
-        self.walk.next().is_some()
+        self.walk.advance().is_some()
     }
 
     fn show(&mut self, out: &mut [u8]) -> Option<usize> {

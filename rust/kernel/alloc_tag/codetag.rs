@@ -700,7 +700,7 @@ pub struct TagWalk<'a> {
 
 impl TagWalk<'_> {
     /// Moves to the next tag and returns it, `None` at the end.
-    pub fn next(&mut self) -> Option<&CodeTag> {
+    pub fn advance(&mut self) -> Option<&CodeTag> {
         // SAFETY: `self.tags` holds the lock; by the type invariant the
         // cursor only moved under this hold. INVARIANT: moved here.
         let ct = unsafe { self.tags.ty.advance(&mut self.cur) };
@@ -712,7 +712,7 @@ impl TagWalk<'_> {
     /// Returns the tag the walk stands on: `None` before the first and at
     /// the end.
     pub fn current(&self) -> Option<&CodeTag> {
-        // SAFETY: As in `next`: the cursor's tag, if any, is a tag the walk
+        // SAFETY: As in `advance`: the cursor's tag, if any, is a tag the walk
         // reached under the lock it still holds.
         (!self.cur.ct.is_null()).then(|| unsafe { CodeTag::from_raw(self.cur.ct) })
     }

@@ -116,7 +116,7 @@ impl<T: SeqRecords> SeqOperations<T> {
     /// `seq_file` calls this with a valid `m` at the end of every pass.
     unsafe extern "C" fn stop(m: *mut bindings::seq_file, _v: *mut c_void) {
         // SAFETY: `m` is valid.
-        let state = unsafe { core::mem::replace(&mut (*m).private, ptr::null_mut()) };
+        let state = unsafe { core::mem::take(&mut (*m).private) };
         if !state.is_null() {
             // SAFETY: A non-NULL `private` is the `KBox` that `start` leaked.
             drop(unsafe { KBox::from_raw(state.cast::<T>()) });
