@@ -662,6 +662,16 @@ impl<'a> Tags<'a> {
         unsafe { (*self.ty.modules.get()).count }
     }
 
+    /// Walks the tags one at a time, holding the lock until the walk is
+    /// dropped: for readers that keep their place between calls, like a
+    /// `seq_file` pass.
+    pub fn walk(self) -> TagWalk<'a> {
+        TagWalk {
+            tags: self,
+            cur: Cursor::START,
+        }
+    }
+
     /// Iterates over every tag with the module it belongs to.
     pub fn iter(&self) -> impl Iterator<Item = (&Module, &CodeTag)> + '_ {
         let mut cur = Cursor::START;
@@ -672,18 +682,6 @@ impl<'a> Tags<'a> {
             // which stays registered while the lock is held; so is its entry.
             (!ct.is_null()).then(|| unsafe { (&*cur.cmod, CodeTag::from_raw(ct)) })
         })
-    }
-}
-
-impl<'a> Tags<'a> {
-    /// Walks the tags one at a time, holding the lock until the walk is
-    /// dropped: for readers that keep their place between calls, like a
-    /// `seq_file` pass.
-    pub fn walk(self) -> TagWalk<'a> {
-        TagWalk {
-            tags: self,
-            cur: Cursor::START,
-        }
     }
 }
 
