@@ -17,29 +17,28 @@
 //! C header: [`include/linux/alloc_tag.h`](srctree/include/linux/alloc_tag.h).
 
 use core::{
-    ffi::{c_int, c_void},
+    ffi::c_int,
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
+        boot_param::{Param, Setup},
         codetag::{CodeTag, TagWalk, Tags, Type},
         notice_unprefixed,
+        pgtag::COMPRESSED_KEY,
         published::Published,
-        seq_file::{SeqOperations, SeqRecords},
+        seq_file::{ProcEntry, SeqOperations, SeqRecords},
         static_key::StaticKey,
-        sysctl::{capable, ProcCall},
-        Tag,
+        sysctl::{capable, Entry, Handler, ProcCall, Table},
+        Shared, Tag,
     },
-    bindings, c_str, export_symbol,
-    ffi::c_char,
-    fmt, new_mutex,
+    bindings, c_str, export_symbol, fmt, new_mutex,
     prelude::*,
     str::{BStr, CStr},
     sync::{lock::mutex::MutexBackend, lock::Guard, Mutex},
-    types::Opaque,
 };
 
 pub mod codetag;
@@ -63,20 +62,6 @@ pub static mem_alloc_profiling_key: StaticKey =
 
 // C declares the key as a `struct static_key_true` or `_false`: same layout.
 const _: () = assert!(size_of::<StaticKey>() == size_of::<bindings::static_key_true>());
-
-/// A C object Rust defines and C code writes.
-#[repr(transparent)]
-pub struct Shared<T>(Opaque<T>);
-
-// SAFETY: Rust never reads or writes the inner object after building it;
-// only C does, with its own synchronisation.
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    const fn new(value: T) -> Self {
-        Self(Opaque::new(value))
-    }
-}
 
 /// The counters of tags that cannot have their own per-CPU counters
 /// (`ARCH_NEEDS_WEAK_PER_CPU`); exported for modules.
@@ -107,9 +92,7 @@ extern "C" fn need_page_alloc_tagging() -> bool {
 
 /// `mem_profiling_compressed`, defined with the page tag code (`mm/pgtag/`).
 fn compressed_key() -> &'static StaticKey {
-    // SAFETY: The key is a static of mm/pgtag/, never freed; a
-    // `static_key_false` starts with its `struct static_key`.
-    unsafe { StaticKey::from_raw(ptr::addr_of!(bindings::mem_profiling_compressed).cast()) }
+    COMPRESSED_KEY
 }
 
 /// Whether `,compressed` was asked for (`sysctl.vm.mem_profiling=`).
@@ -169,151 +152,124 @@ const _: () = {
     };
 };
 
-/// An entry of the `.init.setup` table: C's `struct obs_kernel_param`,
-/// which bindgen does not see (`include/linux/init.h` hides it from
-/// modules, and the bindings are generated as for a module).
-#[repr(C)]
-struct EarlyParam {
-    name: *const c_char,
-    setup: unsafe extern "C" fn(*mut c_char) -> c_int,
-    early: c_int,
-}
-
-// SAFETY: Read-only; it only points to a static string and a function.
-unsafe impl Sync for EarlyParam {}
-
-/// `early_param("sysctl.vm.mem_profiling", setup_early_mem_profiling)`.
+/// `early_param("sysctl.vm.mem_profiling", ...)`.
 #[link_section = ".init.setup"]
 #[used]
-static EARLY_PARAM: EarlyParam = EarlyParam {
-    name: c_str!("sysctl.vm.mem_profiling").as_char_ptr(),
-    setup: setup_early_mem_profiling,
-    early: 1,
-};
+static EARLY_PARAM: Param = Param::early::<MemProfilingParam>(c_str!("sysctl.vm.mem_profiling"));
 
-/// `__setup("alloc_tag.module_tags=", setup_module_tags)`.
+/// `__setup("alloc_tag.module_tags=", ...)`.
 #[cfg(CONFIG_MODULES)]
 #[link_section = ".init.setup"]
 #[used]
-static MODULE_TAGS_PARAM: EarlyParam = EarlyParam {
-    name: c_str!("alloc_tag.module_tags=").as_char_ptr(),
-    setup: setup_module_tags,
-    early: 0,
-};
+static MODULE_TAGS_PARAM: Param = Param::late::<ModuleTagsParam>(c_str!("alloc_tag.module_tags="));
 
-/// `early_param("alloc_tag.compressed_bits", setup_compressed_bits)`: a
-/// debugging knob, so that tests can see what happens when tags do not fit.
+/// `early_param("alloc_tag.compressed_bits", ...)`: a debugging knob, so
+/// that tests can see what happens when tags do not fit.
 #[cfg(CONFIG_MEM_ALLOC_PROFILING_DEBUG)]
 #[link_section = ".init.setup"]
 #[used]
-static COMPRESSED_BITS_PARAM: EarlyParam = EarlyParam {
-    name: c_str!("alloc_tag.compressed_bits").as_char_ptr(),
-    setup: setup_compressed_bits,
-    early: 1,
-};
+static COMPRESSED_BITS_PARAM: Param =
+    Param::early::<CompressedBitsParam>(c_str!("alloc_tag.compressed_bits"));
 
-/// Applies `alloc_tag.compressed_bits=`: at most this many bits of
-/// `page->flags` for tag references.
-///
-/// # Safety
-///
-/// `value` is NULL or a NUL-terminated string (the early parameter code).
+/// `alloc_tag.compressed_bits=`: at most this many bits of `page->flags`
+/// for tag references.
 #[cfg(CONFIG_MEM_ALLOC_PROFILING_DEBUG)]
-#[link_section = ".init.text"]
-unsafe extern "C" fn setup_compressed_bits(value: *mut c_char) -> c_int {
-    // SAFETY: The early parameter code passes NULL or a NUL-terminated string.
-    let value = (!value.is_null()).then(|| unsafe { CStr::from_char_ptr(value) }.as_bytes());
-    match value.and_then(param::parse_compressed_bits) {
-        Some(bits) => COMPRESSED_BITS.store(bits, Ordering::Relaxed),
-        None => {
-            pr_err!("alloc_tag.compressed_bits needs a number of bits from 1 to 64; ignored\n");
-            return EINVAL.to_errno();
+struct CompressedBitsParam;
+
+#[cfg(CONFIG_MEM_ALLOC_PROFILING_DEBUG)]
+impl Setup for CompressedBitsParam {
+    #[link_section = ".init.text"]
+    fn setup(value: Option<&CStr>) -> c_int {
+        match value.and_then(|v| param::parse_compressed_bits(v.as_bytes())) {
+            Some(bits) => COMPRESSED_BITS.store(bits, Ordering::Relaxed),
+            None => {
+                pr_err!("alloc_tag.compressed_bits needs a number of bits from 1 to 64; ignored\n");
+                return EINVAL.to_errno();
+            }
         }
+        apply_compressed();
+        0
     }
-    apply_compressed();
-    0
 }
 
-/// Applies `alloc_tag.module_tags=`: the module tag area's capacity in tags.
-///
-/// # Safety
-///
-/// `value` is a NUL-terminated string (the boot option code).
+/// `alloc_tag.module_tags=`: the module tag area's capacity in tags.
 #[cfg(CONFIG_MODULES)]
-#[link_section = ".init.text"]
-unsafe extern "C" fn setup_module_tags(value: *mut c_char) -> c_int {
-    // SAFETY: The boot option code passes a NUL-terminated string.
-    let value = unsafe { CStr::from_char_ptr(value) }.as_bytes();
-    match param::parse_module_tags(value) {
-        Some(n) => module_area::MODULE_TAGS.store(n, Ordering::Relaxed),
-        None => pr_err!(
+struct ModuleTagsParam;
+
+#[cfg(CONFIG_MODULES)]
+impl Setup for ModuleTagsParam {
+    #[link_section = ".init.text"]
+    fn setup(value: Option<&CStr>) -> c_int {
+        // `__setup()` values are never NULL; read one as empty.
+        let value = value.map_or(&b""[..], CStr::as_bytes);
+        match param::parse_module_tags(value) {
+            Some(n) => module_area::MODULE_TAGS.store(n, Ordering::Relaxed),
+            None => pr_err!(
             "alloc_tag.module_tags={}: not a number of tags from 0 to {}; keeping the default\n",
             BStr::from_bytes(value.get(..64).unwrap_or(value)),
             param::MAX_MODULE_TAGS
         ),
+        }
+        // Handled: not for init's environment.
+        1
     }
-    // Handled: not for init's environment.
-    1
 }
 
-/// Applies `sysctl.vm.mem_profiling=`; see [`param::parse`] for the grammar.
-///
-/// A bad value is reported, and the built-in default stays in force.
-///
-/// # Safety
-///
-/// `value` is NULL or a NUL-terminated string (the early parameter code).
-#[link_section = ".init.text"]
-unsafe extern "C" fn setup_early_mem_profiling(value: *mut c_char) -> c_int {
-    if value.is_null() {
-        pr_err!("sysctl.vm.mem_profiling needs a value: 0, 1 or never\n");
-        return EINVAL.to_errno();
-    }
-    // SAFETY: The early parameter code passes a NUL-terminated string.
-    let value = unsafe { CStr::from_char_ptr(value) }.as_bytes();
-    let setting = match param::parse(value) {
-        Ok(s) => s,
-        Err(e) => {
-            let why = e.as_str();
-            const SHOWN: usize = 64;
-            let (shown, more) = match value.get(..SHOWN) {
-                Some(head) if value.len() > SHOWN => (head, "..."),
-                _ => (value, ""),
-            };
-            pr_err!(
-                "sysctl.vm.mem_profiling={}{}: {}; keeping the default\n",
-                BStr::from_bytes(shown),
-                more,
-                why
-            );
+/// `sysctl.vm.mem_profiling=`; see [`param::parse`] for the grammar. A bad
+/// value is reported, and the built-in default stays in force.
+struct MemProfilingParam;
+
+impl Setup for MemProfilingParam {
+    #[link_section = ".init.text"]
+    fn setup(value: Option<&CStr>) -> c_int {
+        let Some(value) = value.map(CStr::as_bytes) else {
+            pr_err!("sysctl.vm.mem_profiling needs a value: 0, 1 or never\n");
             return EINVAL.to_errno();
+        };
+        let setting = match param::parse(value) {
+            Ok(s) => s,
+            Err(e) => {
+                let why = e.as_str();
+                const SHOWN: usize = 64;
+                let (shown, more) = match value.get(..SHOWN) {
+                    Some(head) if value.len() > SHOWN => (head, "..."),
+                    _ => (value, ""),
+                };
+                pr_err!(
+                    "sysctl.vm.mem_profiling={}{}: {}; keeping the default\n",
+                    BStr::from_bytes(shown),
+                    more,
+                    why
+                );
+                return EINVAL.to_errno();
+            }
+        };
+        if let Some(rest) = param::ignored_after_never(value) {
+            pr_warn!(
+                "sysctl.vm.mem_profiling=never{}: read as never; '{}' ignored\n",
+                BStr::from_bytes(rest.get(..64).unwrap_or(rest)),
+                BStr::from_bytes(rest.get(..64).unwrap_or(rest))
+            );
         }
-    };
-    if let Some(rest) = param::ignored_after_never(value) {
-        pr_warn!(
-            "sysctl.vm.mem_profiling=never{}: read as never; '{}' ignored\n",
-            BStr::from_bytes(rest.get(..64).unwrap_or(rest)),
-            BStr::from_bytes(rest.get(..64).unwrap_or(rest))
-        );
-    }
-    PROFILING_SUPPORT.store(!setting.permanently_disabled(), Ordering::Relaxed);
-    if setting.enabled() != mem_alloc_profiling_key.is_enabled() {
-        if setting.enabled() {
-            mem_alloc_profiling_key.enable();
-        } else {
-            mem_alloc_profiling_key.disable();
+        PROFILING_SUPPORT.store(!setting.permanently_disabled(), Ordering::Relaxed);
+        if setting.enabled() != mem_alloc_profiling_key.is_enabled() {
+            if setting.enabled() {
+                mem_alloc_profiling_key.enable();
+            } else {
+                mem_alloc_profiling_key.disable();
+            }
         }
+        COMPRESSED.store(setting.compressed, Ordering::Relaxed);
+        apply_compressed();
+        0
     }
-    COMPRESSED.store(setting.compressed, Ordering::Relaxed);
-    apply_compressed();
-    0
 }
 
 /// The allocation tag type, set once by the initcall.
 static ALLOC_TAG_TYPE: Published<Type> = Published::new();
 
 /// `/proc/allocinfo`, until [`shutdown_mem_profiling`] removes it.
-static ALLOCINFO: AtomicPtr<bindings::proc_dir_entry> = AtomicPtr::new(ptr::null_mut());
+static ALLOCINFO: ProcEntry = ProcEntry::new();
 
 /// Serialises what switches profiling after boot: writes of the sysctl and
 /// [`shutdown_mem_profiling`]. A write that found profiling supported
@@ -349,12 +305,7 @@ fn shutdown_mem_profiling(remove_file: bool) {
         }
     }
     if remove_file {
-        let entry = ALLOCINFO.swap(ptr::null_mut(), Ordering::AcqRel);
-        if !entry.is_null() {
-            // SAFETY: `entry` is `/proc/allocinfo`, created by `procfs_init`
-            // and removed only here (the swap makes this the only remover).
-            unsafe { bindings::proc_remove(entry) };
-        }
+        ALLOCINFO.remove();
     }
 }
 
@@ -525,41 +476,22 @@ impl SeqRecords for AllocInfo {
 /// The `seq_operations` of `/proc/allocinfo`.
 static ALLOCINFO_SEQ_OPS: SeqOperations<AllocInfo> = SeqOperations::VTABLE;
 
-/// The sysctl table: `vm.mem_profiling` and `vm.mem_profiling_compressed`.
-#[repr(transparent)]
-struct Sysctl([bindings::ctl_table; 2]);
-
-// SAFETY: The sysctl core only reads the table; `data` points to the keys,
-// which are `Sync`.
-unsafe impl Sync for Sysctl {}
-
-const fn mem_profiling_sysctl(mode: bindings::umode_t) -> Sysctl {
-    Sysctl([
-        bindings::ctl_table {
-            procname: c_str!("mem_profiling").as_char_ptr(),
-            data: ptr::addr_of!(mem_alloc_profiling_key).cast_mut().cast(),
-            maxlen: 0,
+/// The sysctl table: `vm.mem_profiling` (`mode`) and
+/// `vm.mem_profiling_compressed`, read-only: where page tag references live
+/// is decided at boot.
+const fn mem_profiling_sysctl(mode: u16) -> Table<2> {
+    Table::new([
+        Entry::static_key_with::<MemProfilingSysctl>(
+            c_str!("mem_profiling"),
+            &mem_alloc_profiling_key,
             mode,
-            proc_handler: Some(proc_mem_profiling),
-            poll: ptr::null_mut(),
-            extra1: ptr::null_mut(),
-            extra2: ptr::null_mut(),
-        },
-        // Where page tag references live is decided at boot: read-only.
-        bindings::ctl_table {
-            procname: c_str!("mem_profiling_compressed").as_char_ptr(),
-            data: ptr::addr_of!(bindings::mem_profiling_compressed)
-                .cast_mut()
-                .cast(),
-            maxlen: 0,
-            mode: 0o444,
-            proc_handler: Some(bindings::proc_do_static_key),
-            poll: ptr::null_mut(),
-            extra1: ptr::null_mut(),
-            extra2: ptr::null_mut(),
-        },
+        ),
+        Entry::static_key(c_str!("mem_profiling_compressed"), COMPRESSED_KEY, 0o444),
     ])
 }
+
+/// The handler of `vm.mem_profiling`.
+struct MemProfilingSysctl;
 
 /// `proc_do_static_key()`, refusing to switch the key once profiling was
 /// shut down, and taking the boot parameter's form `{0|1},compressed` too:
@@ -570,84 +502,57 @@ const fn mem_profiling_sysctl(mode: bindings::umode_t) -> Sysctl {
 /// is serialised with [`shutdown_mem_profiling`], and goes through
 /// `proc_do_static_key()`, which takes `static_key_mutex` and honours the
 /// file position: a comma form is handed to it as its first token.
-///
-/// # Safety
-///
-/// Called by the sysctl core with valid arguments.
-unsafe extern "C" fn proc_mem_profiling(
-    table: *const bindings::ctl_table,
-    write: c_int,
-    buffer: *mut c_void,
-    lenp: *mut usize,
-    ppos: *mut bindings::loff_t,
-) -> c_int {
-    // SAFETY: The sysctl core's arguments for this call, used only here.
-    let call = unsafe { ProcCall::new(table, write, buffer, lenp, ppos) };
-    if !call.is_write() {
-        return call.do_static_key();
-    }
-    if !capable(bindings::CAP_SYS_ADMIN) {
-        return EPERM.to_errno();
-    }
-    let _serialised = profiling_lock();
-    if !PROFILING_SUPPORT.load(Ordering::Relaxed) {
-        return EPERM.to_errno();
-    }
-    let text = call.written();
-    if call.pos() != 0 || !text.contains(&b',') {
-        return call.do_static_key();
-    }
-    // The mode after the comma is decided at boot: it must be the one in
-    // force. The first token may be any spelling `kstrtobool()` reads.
-    let value = text.strip_suffix(b"\n").unwrap_or(text);
-    match param::parse(value) {
-        Ok(s) if !s.permanently_disabled() && s.compressed == compressed_key().is_enabled() => {
-            call.do_static_key_as(s.enabled())
+impl Handler for MemProfilingSysctl {
+    fn handle(call: ProcCall) -> c_int {
+        if !call.is_write() {
+            return call.do_static_key();
         }
-        _ => EINVAL.to_errno(),
+        if !capable(bindings::CAP_SYS_ADMIN) {
+            return EPERM.to_errno();
+        }
+        let _serialised = profiling_lock();
+        if !PROFILING_SUPPORT.load(Ordering::Relaxed) {
+            return EPERM.to_errno();
+        }
+        let text = call.written();
+        if call.pos() != 0 || !text.contains(&b',') {
+            return call.do_static_key();
+        }
+        // The mode after the comma is decided at boot: it must be the one in
+        // force. The first token may be any spelling `kstrtobool()` reads.
+        let value = text.strip_suffix(b"\n").unwrap_or(text);
+        match param::parse(value) {
+            Ok(s) if !s.permanently_disabled() && s.compressed == compressed_key().is_enabled() => {
+                call.do_static_key_as(s.enabled())
+            }
+            _ => EINVAL.to_errno(),
+        }
     }
 }
 
 /// `vm.mem_profiling` when it can be switched.
-static SYSCTL_RW: Sysctl = mem_profiling_sysctl(if cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG) {
+static SYSCTL_RW: Table<2> = mem_profiling_sysctl(if cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG) {
     0o444
 } else {
     0o644
 });
 /// `vm.mem_profiling` after `=never`: read-only.
-static SYSCTL_RO: Sysctl = mem_profiling_sysctl(0o444);
+static SYSCTL_RO: Table<2> = mem_profiling_sysctl(0o444);
 
 #[link_section = ".init.text"]
 fn sysctl_init(writable: bool) {
     let table = if writable { &SYSCTL_RW } else { &SYSCTL_RO };
-    // SAFETY: The table is static and well formed; the names are static.
-    unsafe {
-        bindings::__register_sysctl_init(
-            c_str!("vm").as_char_ptr(),
-            table.0.as_ptr().cast_mut(),
-            c_str!("memory_allocation_profiling_sysctls").as_char_ptr(),
-            table.0.len(),
-        )
-    };
+    table.register_init(c_str!("vm"), c_str!("memory_allocation_profiling_sysctls"));
 }
 
 #[link_section = ".init.text"]
 fn procfs_init() {
-    // SAFETY: The name and operations are static; no parent, no data.
-    let entry = unsafe {
-        bindings::proc_create_seq_private(
-            c_str!("allocinfo").as_char_ptr(),
-            0o400,
-            ptr::null_mut(),
-            ALLOCINFO_SEQ_OPS.as_ptr(),
-            0,
-            ptr::null_mut(),
-        )
-    };
-    if entry.is_null() {
+    if ALLOCINFO_SEQ_OPS
+        .create_proc(&ALLOCINFO, c_str!("allocinfo"), 0o400)
+        .is_err()
+    {
         pr_err!("failed to create /proc/allocinfo\n");
     }
-    ALLOCINFO.store(entry, Ordering::Release);
 }
 
 /// The initcall: registers the allocation tag type, the sysctl and

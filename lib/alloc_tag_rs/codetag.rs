@@ -7,7 +7,10 @@
 use crate::format::{self, Buf};
 use core::ffi::{c_int, c_void};
 use kernel::{
-    alloc_tag::codetag::{self, CodeTag, Cursor, Type},
+    alloc_tag::{
+        codetag::{self, CodeTag, Cursor, Type},
+        seq_file::SeqBuf,
+    },
     bindings,
     ffi::{c_char, c_ulong},
     str::CStr,
@@ -136,30 +139,16 @@ pub(crate) fn text(ct: &CodeTag) -> format::Tag<'_> {
 /// `out` is a valid, initialised `seq_buf` and `ct` a valid code tag.
 #[no_mangle]
 pub unsafe extern "C" fn codetag_to_text(out: *mut bindings::seq_buf, ct: *mut bindings::codetag) {
-    // SAFETY: `out` is valid, per the safety requirements.
-    let out = unsafe { &mut *out };
+    // SAFETY: `out` is valid, initialised and ours, per the safety
+    // requirements.
+    let out = unsafe { SeqBuf::from_raw(out) };
     // SAFETY: `ct` is a valid code tag, per the safety requirements.
     let ct = unsafe { CodeTag::from_raw(ct) };
-    // Like vsnprintf() in seq_buf_printf(): keep one byte for the NUL.
-    if out.len + 1 >= out.size {
-        out.len = out.size;
-        return;
-    }
-    let room = out.size - out.len;
-    // SAFETY: `buffer[len..size]` is the unused, writable part of the buffer.
-    let free =
-        unsafe { core::slice::from_raw_parts_mut(out.buffer.cast::<u8>().add(out.len), room) };
-    let (written, overflow) = {
-        let mut buf = Buf::new(&mut free[..room - 1]);
-        let overflow = format::write_tag(&mut buf, &text(ct)).is_err();
-        (buf.len(), overflow)
-    };
-    if overflow {
-        out.len = out.size;
-    } else {
-        free[written] = 0;
-        out.len += written;
-    }
+    out.append(|free| {
+        let mut buf = Buf::new(free);
+        format::write_tag(&mut buf, &text(ct)).ok()?;
+        Some(buf.len())
+    });
 }
 
 /// Registers a code tag type and the tags of its section in the kernel.

@@ -54,8 +54,10 @@ use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     alloc_tag::{
         area::{Area, AreaGuard, VmArea},
-        codetag::{CodeTag, Module, Type, Writer},
+        codetag::{CodeTag, KModule, Module, Type, Writer},
+        pgtag,
         published::Published,
+        seq_file::{SeqFile, SingleFile, SingleShow},
         Tag,
     },
     bindings, c_str,
@@ -65,9 +67,6 @@ use kernel::{
     prelude::*,
     str::{CStr, CString},
 };
-
-#[cfg(CONFIG_DEBUG_FS)]
-use kernel::alloc_tag::seq_file::{SeqFile, SingleFile, SingleShow};
 
 /// Capacity of the area in tags (`alloc_tag.module_tags=`).
 pub(crate) static MODULE_TAGS: AtomicUsize = AtomicUsize::new(100_000);
@@ -119,16 +118,17 @@ unsafe impl Sync for ModRange {}
 unsafe impl Send for ModRange {}
 
 impl ModRange {
-    fn new(module: *mut bindings::module) -> Self {
+    fn new(module: &KModule) -> Self {
         let mut name = [0u8; NAME_LEN];
-        // SAFETY: `module` is a valid module being loaded.
-        let src = unsafe { &(*module).name };
         // INVARIANT: At most `NAME_LEN - 1` bytes: the last stays NUL.
-        for (d, &s) in name.iter_mut().zip(src.iter().take(NAME_LEN - 1)) {
+        for (d, &s) in name
+            .iter_mut()
+            .zip(module.name().as_bytes().iter().take(NAME_LEN - 1))
+        {
             *d = s;
         }
         Self {
-            module: AtomicPtr::new(module),
+            module: AtomicPtr::new(module.as_ptr()),
             kept: AtomicBool::new(false),
             name,
             strings: UnsafeCell::new(KVec::new()),
@@ -153,18 +153,6 @@ impl ModRange {
 
     fn is_kept(&self) -> bool {
         !self.is_live() && self.kept.load(Ordering::Relaxed)
-    }
-}
-
-/// A module's name for messages.
-struct ModName(*mut bindings::module);
-
-impl core::fmt::Display for ModName {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // SAFETY: Only made for valid modules being loaded or unloaded,
-        // whose name is NUL-terminated.
-        let name = unsafe { CStr::from_char_ptr((*self.0).name.as_ptr().cast()) };
-        core::fmt::Display::fmt(name, f)
     }
 }
 
@@ -250,22 +238,12 @@ pub(crate) unsafe extern "C" fn needs_section_mem(
     if align > PAGE_SIZE || !align.is_power_of_two() {
         return true;
     }
+    // SAFETY: A valid module being loaded, per the safety requirements.
+    let module = unsafe { KModule::from_raw(module) };
     let mut w = ty.write();
     let mut a = area.lock();
     reclaim(&mut w, &mut a);
     !matches!(a.alloc(size, align, ModRange::new(module)), Err(EBUSY))
-}
-
-/// Whether `module`'s tags at `start..start + size` can be referred to from
-/// page->flags (always, unless compressed); warns when not.
-///
-/// # Safety
-///
-/// `module` is a valid module being loaded.
-unsafe fn tags_fit_page_flags(module: *mut bindings::module, start: usize, size: usize) -> bool {
-    // SAFETY: The name of a valid module is NUL-terminated, and no index
-    // of the area's tags is in use before they fit.
-    unsafe { bindings::pgtag_module_tags_fit((*module).name.as_ptr(), start, size) }
 }
 
 fn err_ptr(e: Error) -> *mut c_void {
@@ -285,6 +263,8 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
     size: c_ulong,
     align: c_ulong,
 ) -> *mut c_void {
+    // SAFETY: A valid module being loaded, per the safety requirements.
+    let module = unsafe { KModule::from_raw(module) };
     let align = align.max(TAG_ALIGN);
     let Some(area) = area() else {
         return err_ptr(EINVAL);
@@ -292,7 +272,7 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
     if align > PAGE_SIZE || !align.is_power_of_two() {
         pr_err!(
             "module {}: alloc_tags section alignment {} is larger than the module tag area supports ({})\n",
-            ModName(module),
+            module,
             align,
             PAGE_SIZE
         );
@@ -301,7 +281,7 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
     let mut a = area.lock();
     let reserved = a
         .iter_rev()
-        .find(|(_, _, r)| r.is_of(module))
+        .find(|(_, _, r)| r.is_of(module.as_ptr()))
         .map(|(start, len, _)| (start, len));
     if let Some((start, len)) = reserved {
         if len == size && start % align == 0 {
@@ -317,7 +297,7 @@ pub(crate) unsafe extern "C" fn alloc_section_mem(
         Err(e) => {
             pr_err!(
                 "module {}: cannot allocate memory for its tags ({} bytes): {:?}\n",
-                ModName(module),
+                module,
                 size,
                 e
             );
@@ -387,7 +367,10 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
 ) -> c_int {
     // SAFETY: Per the safety requirements.
     let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
-    let module = m.module();
+    // Module entries are listed for modules, the kernel's at boot.
+    let Some(module) = m.kmodule() else {
+        return 0;
+    };
     let (start, size) = (m.start() as usize, m.tags(ty.tag_size()).count() * TAG_SIZE);
     if let Some(area) = area() {
         let full = {
@@ -400,7 +383,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
             Some((used, capacity)) if PROFILING_SUPPORT.load(Ordering::Relaxed) => {
                 pr_warn!(
                     "module {}: no room for {} bytes of tags in the module tag area ({} of {} bytes used); disabling memory allocation profiling\n",
-                    ModName(module),
+                    module,
                     size,
                     used,
                     capacity
@@ -410,8 +393,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
             Some(_) => {}
             // Compressed mode, and the tags would have indexes past what
             // page->flags holds (mm/pgtag/ warned): profiling stops.
-            // SAFETY: `module` is being loaded.
-            None if !unsafe { tags_fit_page_flags(module, start, size) } => {
+            None if !pgtag::module_tags_fit(module, start, size) => {
                 shutdown_mem_profiling(false);
             }
             None => {}
@@ -422,7 +404,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
         if unsafe { alloc_tag(ct).alloc_counters() }.is_err() {
             pr_err!(
                 "module {}: cannot allocate the counters of its allocation tags\n",
-                ModName(module)
+                module
             );
             for ct in m.tags(ty.tag_size()).take(i) {
                 // SAFETY: As above; the load fails, so the tags are unlisted.
@@ -446,6 +428,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
 ) -> bool {
     // SAFETY: Per the safety requirements.
     let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
+    let name = m.kmodule().map_or(UNKNOWN, KModule::name);
     let mut in_use = 0usize;
     for ct in m.tags(ty.tag_size()) {
         // Bytes and calls, as reclaiming needs both at zero.
@@ -467,7 +450,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
         if keep(ty, m) {
             pr_info!(
                 "module {} unloaded with {} tags in use; keeping its tags\n",
-                ModName(m.module()),
+                name,
                 in_use
             );
             return false;
@@ -476,7 +459,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
         // the module was listed, so profiling was off before its code ran.
         pr_err!(
             "module {}: {} tags in use outside the module tag area; dropping them\n",
-            ModName(m.module()),
+            name,
             in_use
         );
     }
@@ -525,8 +508,7 @@ fn keep(ty: &Type, m: &Module) -> bool {
                     let at = strings.len();
                     // Within the capacity: no allocation, cannot fail.
                     let _ = strings.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL);
-                    // SAFETY: `at` is within the vector.
-                    unsafe { base.add(at).cast_const() }
+                    base.wrapping_add(at).cast_const()
                 };
                 if !ptr::eq(ct.filename().as_char_ptr(), prev) {
                     prev = ct.filename().as_char_ptr();
@@ -546,7 +528,7 @@ fn keep(ty: &Type, m: &Module) -> bool {
         Err(_) => {
             pr_warn!(
                 "module {}: no memory to copy the names of its tags; they stay as {}\n",
-                ModName(module),
+                r.name(),
                 UNKNOWN
             );
             for ct in tags() {
@@ -564,10 +546,8 @@ fn keep(ty: &Type, m: &Module) -> bool {
 }
 
 /// The debugfs file `alloc_tag/module_area`: the area's figures.
-#[cfg(CONFIG_DEBUG_FS)]
 struct AreaFile;
 
-#[cfg(CONFIG_DEBUG_FS)]
 impl SingleShow for AreaFile {
     fn show(out: &SeqFile) -> Result {
         let Some(area) = area() else {
@@ -590,26 +570,7 @@ impl SingleShow for AreaFile {
     }
 }
 
-#[cfg(CONFIG_DEBUG_FS)]
 static MODULE_AREA_FOPS: SingleFile<AreaFile> = SingleFile::VTABLE;
-
-#[cfg(CONFIG_DEBUG_FS)]
-fn debugfs_init() {
-    // SAFETY: Static names and operations; NULL parent is the debugfs root.
-    unsafe {
-        let dir = bindings::debugfs_create_dir(c_str!("alloc_tag").as_char_ptr(), ptr::null_mut());
-        bindings::debugfs_create_file(
-            c_str!("module_area").as_char_ptr(),
-            0o400,
-            dir,
-            ptr::null_mut(),
-            MODULE_AREA_FOPS.as_ptr(),
-        );
-    }
-}
-
-#[cfg(not(CONFIG_DEBUG_FS))]
-fn debugfs_init() {}
 
 /// Reserves the area; without it profiling is shut down.
 pub(crate) fn init() {
@@ -627,8 +588,7 @@ pub(crate) fn init() {
     // Compressed mode: no larger than what page->flags can index, so every
     // tag the area holds has an index and a module that does not fit finds
     // the area full (and loads, with profiling off).
-    // SAFETY: Reads the layout, set up in early boot.
-    let room = unsafe { bindings::pgtag_module_room() } / TAG_SIZE;
+    let room = pgtag::module_room() / TAG_SIZE;
     if tags > room {
         pr_info!(
             "compressed: page->flags has indexes for {} module tags; the module tag area holds {}, not {}\n",
@@ -664,5 +624,5 @@ pub(crate) fn init() {
     // Module tags get the page tag indexes after the kernel's.
     // SAFETY: No module was loaded yet.
     unsafe { bindings::pgtag_set_module_area(base, capacity) };
-    debugfs_init();
+    MODULE_AREA_FOPS.create_in_debugfs(c_str!("alloc_tag"), c_str!("module_area"), 0o400);
 }

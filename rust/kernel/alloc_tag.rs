@@ -62,6 +62,7 @@
 //! ```
 
 pub mod area;
+pub mod boot_param;
 pub mod codetag;
 pub mod maple_tree;
 pub mod pgtag;
@@ -73,6 +74,23 @@ pub mod sysctl;
 mod tag;
 
 pub use tag::{Counters, SizeText, Tag};
+
+/// A C object that Rust defines (a `#[no_mangle]` static) and only C code
+/// reads or writes after it is built: a `page_ext_operations` whose
+/// `offset` page_ext fills in, a per-CPU counter pair.
+#[repr(transparent)]
+pub struct Shared<T>(crate::types::Opaque<T>);
+
+// SAFETY: Rust never reads or writes the inner object after building it
+// (there is no accessor); only C does, with its own synchronisation.
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The object, for C.
+    pub const fn new(value: T) -> Self {
+        Self(crate::types::Opaque::new(value))
+    }
+}
 
 /// Prints a line at `KERN_NOTICE` with no prefix, like C's `pr_notice()`
 /// in a file without `pr_fmt()` (`show_mem()`'s rows); `pr_notice!` would

@@ -157,6 +157,14 @@ impl Module {
         self.module
     }
 
+    /// Returns the kernel module, `None` for the kernel image and for tags
+    /// kept after their module was unloaded.
+    pub fn kmodule(&self) -> Option<&KModule> {
+        // SAFETY: By the type invariant a non-NULL `module` is valid while
+        // the entry is registered, which the borrow of `self` covers.
+        (!self.module.is_null()).then(|| unsafe { KModule::from_raw(self.module) })
+    }
+
     /// Returns whether these tags belong to a module that was unloaded
     /// while they were still in use.
     #[inline]
@@ -725,9 +733,49 @@ impl core::fmt::Display for ModName {
             return f.write_str("(built-in)");
         }
         // SAFETY: A non-NULL module here is being loaded or unloaded, so it
-        // is valid and its name is NUL-terminated.
-        let name = unsafe { CStr::from_char_ptr((*self.0).name.as_ptr()) };
-        core::fmt::Display::fmt(name, f)
+        // is valid.
+        core::fmt::Display::fmt(unsafe { KModule::from_raw(self.0) }, f)
+    }
+}
+
+/// A kernel module that is being loaded or unloaded, as the module loader
+/// hands it to the code tag callbacks.
+///
+/// # Invariants
+///
+/// The module is valid for the borrow, and its name is NUL-terminated.
+#[repr(transparent)]
+pub struct KModule(Opaque<bindings::module>);
+
+impl KModule {
+    /// Borrows a module the loader passed.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid module, being loaded or unloaded, for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::module) -> &'a Self {
+        // SAFETY: Valid for `'a` per the safety requirements; the loader
+        // NUL-terminates the name (`MODULE_NAME_LEN`). `KModule` is a
+        // transparent wrapper.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// Returns the pointer C knows the module by.
+    pub fn as_ptr(&self) -> *mut bindings::module {
+        self.0.get()
+    }
+
+    /// Returns the module's name.
+    pub fn name(&self) -> &CStr {
+        // SAFETY: By the type invariant the module is valid and its name
+        // NUL-terminated.
+        unsafe { CStr::from_char_ptr((*self.0.get()).name.as_ptr()) }
+    }
+}
+
+impl core::fmt::Display for KModule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self.name(), f)
     }
 }
 

@@ -154,12 +154,39 @@
 //! assert_eq!((layout.index_of(&tags[5]), layout.tag_of(3)), (None, Some(&raw const tags[1])));
 //! ```
 
+use super::{codetag::KModule, static_key::StaticKey};
 use crate::bindings;
 use core::{
     cell::UnsafeCell,
     mem::size_of,
+    ptr,
     sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed},
 };
+
+/// Whether `module`'s tags at `start..start + size` of the module tag area
+/// can be referred to from `page->flags` (`pgtag_module_tags_fit()` of
+/// `mm/pgtag/`): always outside compressed mode. Warns, naming the module,
+/// when they cannot.
+pub fn module_tags_fit(module: &KModule, start: usize, size: usize) -> bool {
+    // SAFETY: A module's name is NUL-terminated (`KModule`'s invariant).
+    unsafe { bindings::pgtag_module_tags_fit(module.name().as_char_ptr(), start, size) }
+}
+
+/// The bytes of module tags that `page->flags` has indexes for after the
+/// kernel's tags (`pgtag_module_room()` of `mm/pgtag/`; `usize::MAX`
+/// outside compressed mode).
+pub fn module_room() -> usize {
+    // SAFETY: No requirements: it reads the layout set up in early boot.
+    unsafe { bindings::pgtag_module_room() }
+}
+
+/// `mem_profiling_compressed`, defined by `mm/pgtag/`: on when page tag
+/// references live in `page->flags` (decided at boot).
+pub static COMPRESSED_KEY: &StaticKey =
+    // SAFETY: The key is a static of mm/pgtag/, never freed; a
+    // `static_key_false` starts with its `struct static_key`, which
+    // `StaticKey` wraps transparently.
+    unsafe { &*ptr::addr_of!(bindings::mem_profiling_compressed).cast::<StaticKey>() };
 
 /// A `page->flags` word, read and changed as C does it.
 ///

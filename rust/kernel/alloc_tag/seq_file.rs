@@ -5,11 +5,12 @@
 //!
 //! C header: [`include/linux/seq_file.h`](srctree/include/linux/seq_file.h).
 
-use crate::{alloc::KBox, bindings, error::Result, types::Opaque};
+use crate::{alloc::KBox, bindings, error::code::*, error::Result, str::CStr, types::Opaque};
 use core::{
     ffi::{c_int, c_void},
     marker::PhantomData,
     ptr,
+    sync::atomic::{AtomicPtr, Ordering},
 };
 
 /// The state of one pass of a `seq_file` read over records, from `start` to
@@ -59,6 +60,40 @@ impl<T: SeqRecords> SeqOperations<T> {
     /// Returns the C table, for `proc_create_seq()` and its kin.
     pub fn as_ptr(&'static self) -> *const bindings::seq_operations {
         &self.0
+    }
+
+    /// Creates `/proc/<name>`, read through this table, with permissions
+    /// `mode`, and keeps it in `entry`; `EEXIST` if `entry` already holds a
+    /// file, `ENOMEM` if procfs cannot make one.
+    pub fn create_proc(&'static self, entry: &ProcEntry, name: &'static CStr, mode: u16) -> Result {
+        if !entry.0.load(Ordering::Acquire).is_null() {
+            return Err(EEXIST);
+        }
+        // SAFETY: The name and the table are static; no parent (the root
+        // of /proc), no private data: `private` stays the table's own.
+        let file = unsafe {
+            bindings::proc_create_seq_private(
+                name.as_char_ptr(),
+                mode,
+                ptr::null_mut(),
+                self.as_ptr(),
+                0,
+                ptr::null_mut(),
+            )
+        };
+        if file.is_null() {
+            return Err(ENOMEM);
+        }
+        if entry
+            .0
+            .compare_exchange(ptr::null_mut(), file, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `file` was just created, and is nobody else's.
+            unsafe { bindings::proc_remove(file) };
+            return Err(EEXIST);
+        }
+        Ok(())
     }
 
     /// Returns the state of the pass in progress.
@@ -196,6 +231,32 @@ impl<T: SingleShow> SingleFile<T> {
         &self.0
     }
 
+    /// Creates the debugfs file `<dir>/<name>` with permissions `mode`,
+    /// shown by `T`, for good. Debugging files are optional: without
+    /// debugfs, or if debugfs fails, there is no file and nothing else
+    /// changes.
+    #[cfg(CONFIG_DEBUG_FS)]
+    pub fn create_in_debugfs(&'static self, dir: &'static CStr, name: &'static CStr, mode: u16) {
+        // SAFETY: The names and the table are static; a NULL parent is the
+        // debugfs root, and an error pointer as parent makes
+        // `debugfs_create_file()` create nothing; no private data.
+        unsafe {
+            let dir = bindings::debugfs_create_dir(dir.as_char_ptr(), ptr::null_mut());
+            bindings::debugfs_create_file(
+                name.as_char_ptr(),
+                mode,
+                dir,
+                ptr::null_mut(),
+                self.as_ptr(),
+            );
+        }
+    }
+
+    /// Without debugfs there is no file.
+    #[cfg(not(CONFIG_DEBUG_FS))]
+    pub fn create_in_debugfs(&'static self, _dir: &'static CStr, _name: &'static CStr, _mode: u16) {
+    }
+
     /// # Safety
     ///
     /// The VFS calls this with a valid inode and file.
@@ -215,5 +276,87 @@ impl<T: SingleShow> SingleFile<T> {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
+    }
+}
+
+/// A file in `/proc`, created once ([`SeqOperations::create_proc`]) and
+/// removed at most once.
+///
+/// # Invariants
+///
+/// The pointer is NULL or a live entry that only this `ProcEntry` removes.
+pub struct ProcEntry(AtomicPtr<bindings::proc_dir_entry>);
+
+impl ProcEntry {
+    /// No file yet.
+    pub const fn new() -> Self {
+        Self(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    /// Removes the file, if there is one: it is gone for readers that
+    /// open it next, and readers that have it open finish their read.
+    pub fn remove(&self) {
+        let file = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !file.is_null() {
+            // SAFETY: By the type invariant `file` is live and ours to
+            // remove; the swap made this call its only remover.
+            unsafe { bindings::proc_remove(file) };
+        }
+    }
+}
+
+impl Default for ProcEntry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A `struct seq_buf` being appended to, as C's `seq_buf_printf()` does it.
+///
+/// # Invariants
+///
+/// The `seq_buf` is valid and initialised, `len <= size`, and
+/// `buffer[..size]` is writable and nobody else's for the borrow.
+#[repr(transparent)]
+pub struct SeqBuf(Opaque<bindings::seq_buf>);
+
+impl SeqBuf {
+    /// Borrows a `seq_buf` C passed.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid, initialised `seq_buf` (`len <= size`, `size`
+    /// writable bytes at `buffer`) that only the caller uses for `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::seq_buf) -> &'a mut Self {
+        // SAFETY: Per the safety requirements; `SeqBuf` is transparent.
+        unsafe { &mut *ptr.cast::<Self>() }
+    }
+
+    /// Appends what `write` puts at the start of the slice it is given,
+    /// the free space but the byte kept for the NUL; `write` returns how
+    /// many bytes it wrote, or `None` if they did not fit. The text is
+    /// NUL-terminated; if it did not fit, the buffer is marked overflowed
+    /// (`len == size`), as `vsnprintf()` in `seq_buf_printf()` leaves it.
+    pub fn append(&mut self, write: impl FnOnce(&mut [u8]) -> Option<usize>) {
+        let sb = self.0.get();
+        // SAFETY: By the type invariant the seq_buf is valid and ours.
+        let (buffer, size, len) = unsafe { ((*sb).buffer.cast::<u8>(), (*sb).size, (*sb).len) };
+        let new_len = match size.checked_sub(len) {
+            Some(room) if room > 1 => {
+                // SAFETY: By the type invariant `buffer[len..size]` is
+                // writable, and nobody else's while `self` is borrowed.
+                let free = unsafe { core::slice::from_raw_parts_mut(buffer.add(len), room) };
+                match write(&mut free[..room - 1]) {
+                    Some(n) if n < room => {
+                        free[n] = 0;
+                        len + n
+                    }
+                    _ => size,
+                }
+            }
+            _ => size,
+        };
+        // SAFETY: As above; `new_len <= size` keeps the invariant.
+        unsafe { (*sb).len = new_len };
     }
 }

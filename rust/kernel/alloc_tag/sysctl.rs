@@ -1,11 +1,120 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A sysctl's `proc_handler` call, and the capability check writes need.
+//! Sysctl tables of static keys, a `proc_handler` call, and the capability
+//! check writes need.
 //!
 //! C header: [`include/linux/sysctl.h`](srctree/include/linux/sysctl.h).
 
-use crate::bindings;
-use core::ffi::{c_int, c_void};
+use super::static_key::StaticKey;
+use crate::{bindings, str::CStr};
+use core::{
+    ffi::{c_int, c_void},
+    ptr,
+};
+
+/// A `proc_handler` written in Rust: what a write or read of a sysctl
+/// does, given the call.
+pub trait Handler {
+    /// Handles `call`; returns 0 or a negative errno, as the sysctl core
+    /// expects.
+    fn handle(call: ProcCall) -> c_int;
+}
+
+/// The C `proc_handler` of a [`Handler`].
+///
+/// # Safety
+///
+/// Called by the sysctl core, with the arguments of a call in progress.
+unsafe extern "C" fn call_handler<H: Handler>(
+    table: *const bindings::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> c_int {
+    // SAFETY: The sysctl core's arguments for this call, per the safety
+    // requirements, used only through the `ProcCall`.
+    H::handle(unsafe { ProcCall::new(table, write, buffer, lenp, ppos) })
+}
+
+/// An entry of a sysctl [`Table`].
+///
+/// # Invariants
+///
+/// `procname` is a static string and `data` a static [`StaticKey`], its
+/// handler `proc_do_static_key()` or a [`Handler`]'s.
+#[repr(transparent)]
+pub struct Entry(bindings::ctl_table);
+
+impl Entry {
+    /// A file showing `key` as 0 or 1, switched by writes of 0 or 1
+    /// (`proc_do_static_key()`, which needs `CAP_SYS_ADMIN`).
+    pub const fn static_key(name: &'static CStr, key: &'static StaticKey, mode: u16) -> Self {
+        Self::with_handler(name, key, mode, Some(bindings::proc_do_static_key))
+    }
+
+    /// A file whose data is `key`, read and written through `H`, which
+    /// typically ends in [`ProcCall::do_static_key`].
+    pub const fn static_key_with<H: Handler>(
+        name: &'static CStr,
+        key: &'static StaticKey,
+        mode: u16,
+    ) -> Self {
+        Self::with_handler(name, key, mode, Some(call_handler::<H>))
+    }
+
+    const fn with_handler(
+        name: &'static CStr,
+        key: &'static StaticKey,
+        mode: u16,
+        handler: bindings::proc_handler,
+    ) -> Self {
+        // INVARIANT: A static name and a static key, with one of the
+        // handlers the invariant allows.
+        Self(bindings::ctl_table {
+            procname: name.as_char_ptr(),
+            data: ptr::from_ref(key).cast_mut().cast(),
+            maxlen: 0,
+            mode,
+            proc_handler: handler,
+            poll: ptr::null_mut(),
+            extra1: ptr::null_mut(),
+            extra2: ptr::null_mut(),
+        })
+    }
+}
+
+/// A static table of sysctl files, registered once at boot.
+#[repr(transparent)]
+pub struct Table<const N: usize>([Entry; N]);
+
+// SAFETY: The sysctl core only reads the table, and by `Entry`'s invariant
+// it points only to static strings and static keys, which are `Sync`.
+unsafe impl<const N: usize> Sync for Table<N> {}
+
+impl<const N: usize> Table<N> {
+    /// The table of `entries`.
+    pub const fn new(entries: [Entry; N]) -> Self {
+        Self(entries)
+    }
+
+    /// Registers the table under `path` (`"vm"` for `/proc/sys/vm/`) at
+    /// boot, C's `register_sysctl_init()`: `name` names it in the message
+    /// if that fails. Init code only.
+    #[link_section = ".init.text"]
+    pub fn register_init(&'static self, path: &'static CStr, name: &'static CStr) {
+        // SAFETY: The table is static, well formed (`Entry`'s invariant)
+        // and never written; `path` and `name` are static strings.
+        unsafe {
+            bindings::__register_sysctl_init(
+                path.as_char_ptr(),
+                self.0.as_ptr().cast_mut().cast(),
+                name.as_char_ptr(),
+                N,
+            )
+        };
+    }
+}
 
 /// Whether the current task has capability `cap` (`capable()`), for a
 /// handler that checks before it acts.
@@ -32,13 +141,13 @@ pub struct ProcCall {
 }
 
 impl ProcCall {
-    /// Takes the arguments of a `proc_handler` call.
+    /// Takes the arguments of a `proc_handler` call (for [`call_handler`]).
     ///
     /// # Safety
     ///
     /// They are the sysctl core's, for a call that is in progress, and
     /// nothing else uses them while the `ProcCall` lives.
-    pub unsafe fn new(
+    unsafe fn new(
         table: *const bindings::ctl_table,
         write: c_int,
         buffer: *mut c_void,
