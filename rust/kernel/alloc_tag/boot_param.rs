@@ -43,7 +43,7 @@ pub trait Setup {
 ///
 /// # Invariants
 ///
-/// `name` is a static NUL-terminated string and `setup` is [`call_setup`]
+/// `name` is a static NUL-terminated string and `setup` is `call_setup()`
 /// for some [`Setup`] type.
 #[repr(C)]
 pub struct Param {

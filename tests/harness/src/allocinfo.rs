@@ -67,28 +67,3 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
         .map(|l| parse_row(l).ok_or_else(|| format!("bad row: {l:?}")))
         .collect()
 }
-
-/// Formats a byte count for people: `512 B`, `4.0 KiB`, `12.3 MiB`, ...
-pub fn human(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes.unsigned_abs() as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    let sign = if bytes < 0 { "-" } else { "" };
-    if unit == 0 {
-        format!("{sign}{v} B")
-    } else {
-        format!("{sign}{v:.1} {}", UNITS[unit])
-    }
-}
-
-/// The rows with the most bytes, largest first; ties in tag order.
-pub fn top(rows: &[Row], n: usize) -> Vec<&Row> {
-    let mut sorted: Vec<&Row> = rows.iter().collect();
-    sorted.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.tag().cmp(&b.tag())));
-    sorted.truncate(n);
-    sorted
-}

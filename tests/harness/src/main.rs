@@ -9,7 +9,6 @@
 //!                            lockdep, ...) in a kernel log: prints "FAIL
 //!                            FILE:LINE: LINES" (its first lines) and exits
 //!                            1, or "PASS FILE"
-//! harness top N FILE         the N largest /proc/allocinfo rows, readable
 //! harness oracle A B [--ignore-files FILE]
 //!                            compare two /proc/allocinfo dumps: header
 //!                            byte-identical, the same call sites (counters
@@ -19,7 +18,7 @@
 //!                            one dump; exit 1 if they differ
 //! ```
 
-use harness::{allocinfo, kmsg, ktap, oracle};
+use harness::{kmsg, ktap, oracle};
 use std::process::ExitCode;
 
 fn read(path: &str) -> Result<String, String> {
@@ -70,27 +69,6 @@ fn cmd_kernel_log(path: &str) -> Result<ExitCode, String> {
     })
 }
 
-fn cmd_top(n: &str, path: &str) -> Result<ExitCode, String> {
-    let n: usize = n.parse().map_err(|_| format!("not a count: {n}"))?;
-    let rows = allocinfo::parse(&read(path)?)?;
-    let total: i64 = rows.iter().map(|r| r.bytes).sum();
-    println!(
-        "{} rows, {} allocated in all; the {} largest:",
-        rows.len(),
-        allocinfo::human(total),
-        n.min(rows.len())
-    );
-    for r in allocinfo::top(&rows, n) {
-        println!(
-            "{:>10} {:>8} calls  {}",
-            allocinfo::human(r.bytes),
-            r.calls,
-            r.tag()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn cmd_oracle(a: &str, b: &str, ignore: Option<&str>) -> Result<ExitCode, String> {
     let ignore = match ignore {
         Some(path) => oracle::Ignore::parse(&read(path)?),
@@ -114,11 +92,9 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["ktap", path] => cmd_ktap(path),
         ["kernel-log", path] => cmd_kernel_log(path),
-        ["top", n, path] => cmd_top(n, path),
         ["oracle", a, b] => cmd_oracle(a, b, None),
         ["oracle", a, b, "--ignore-files", f] => cmd_oracle(a, b, Some(f)),
         _ => Err("usage: harness ktap FILE | harness kernel-log FILE | \
-                  harness top N FILE | \
                   harness oracle A B [--ignore-files FILE]"
             .to_string()),
     };

@@ -1,4 +1,4 @@
-use harness::allocinfo::{human, parse, parse_row, top};
+use harness::allocinfo::{parse, parse_row};
 
 const SAMPLE: &str = "\
 allocinfo - version: 1.0
@@ -30,21 +30,4 @@ fn rejects_bad_header_and_rows() {
     assert!(parse_row("12 1 a.c:1 [m] f").is_none());
     assert!(parse_row("12 1 a.c:1 func:f extra").is_none());
     assert!(parse_row("-12 1 a.c:1 func:f").is_some());
-}
-
-#[test]
-fn top_orders_by_bytes() {
-    let rows = parse(SAMPLE).unwrap();
-    let t: Vec<i64> = top(&rows, 2).iter().map(|r| r.bytes).collect();
-    assert_eq!(t, [1048576, 4096]);
-    assert_eq!(top(&rows, 10).len(), 3);
-}
-
-#[test]
-fn human_sizes() {
-    assert_eq!(human(0), "0 B");
-    assert_eq!(human(1023), "1023 B");
-    assert_eq!(human(1024), "1.0 KiB");
-    assert_eq!(human(1536 * 1024), "1.5 MiB");
-    assert_eq!(human(-4096), "-4.0 KiB");
 }
