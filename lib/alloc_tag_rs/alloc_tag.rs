@@ -26,22 +26,26 @@ use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
         boot_param::{Param, Setup},
-        codetag::{CodeTag, TagWalk, Tags, Type},
+        codetag::{CodeTag, TagPosition, TagWalk, Tags, Type},
         notice_unprefixed,
         pgtag::COMPRESSED_KEY,
         published::Published,
-        seq_file::{ProcEntry, SeqOperations, SeqRecords},
+        seq_file::{ProcEntry, ProcIoctlFile, SeqIoctl, SeqRecords},
         static_key::StaticKey,
         sysctl::{capable, Entry, Handler, ProcCall, Table},
-        Shared, Tag,
+        uapi, Shared, Tag,
     },
-    bindings, c_str, export_symbol, fmt, new_mutex,
+    bindings, c_str, export_symbol,
+    ffi::c_char,
+    fmt, new_mutex,
     prelude::*,
     str::{BStr, CStr},
     sync::{lock::mutex::MutexBackend, lock::Guard, Mutex},
+    uaccess::UserSlice,
 };
 
 pub mod codetag;
+pub mod filter;
 pub mod format;
 #[cfg(CONFIG_MODULES)]
 mod module_area;
@@ -473,8 +477,163 @@ impl SeqRecords for AllocInfo {
     }
 }
 
-/// The `seq_operations` of `/proc/allocinfo`.
-static ALLOCINFO_SEQ_OPS: SeqOperations<AllocInfo> = SeqOperations::VTABLE;
+/// What an open `/proc/allocinfo` keeps between its ioctls: the filter of
+/// its last `ALLOCINFO_IOC_GET_AT` and where its walk stands.
+#[derive(Default)]
+struct IoctlState {
+    filter: Option<filter::Filter>,
+    at: Option<TagPosition>,
+}
+
+impl IoctlState {
+    /// Whether the state's filter takes `ct`.
+    fn takes(&self, ct: &CodeTag) -> bool {
+        let Some(f) = &self.filter else {
+            return true;
+        };
+        let site = filter::Site {
+            modname: ct.modname().map(CStr::as_bytes),
+            function: ct.function().as_bytes(),
+            filename: ct.filename().as_bytes(),
+            lineno: ct.lineno(),
+            // No tag of ours misses counts yet: slab's failures to get an
+            // object extension vector are not recorded in the tag.
+            accurate: true,
+        };
+        f.matches(&site, || alloc_tag(ct).read().bytes)
+    }
+}
+
+/// A name field of the uapi as bytes.
+fn field_bytes(field: &[c_char; filter::STR_SIZE]) -> [u8; filter::STR_SIZE] {
+    field.map(|c| c as u8)
+}
+
+/// A name as the uapi gives it: its suffix, NUL-padded.
+fn name_field(name: &CStr) -> [c_char; filter::STR_SIZE] {
+    let mut bytes = [0u8; filter::STR_SIZE];
+    filter::copy_name(&mut bytes, name.as_bytes());
+    bytes.map(|b| b as c_char)
+}
+
+/// What the ioctls give of a tag.
+fn tag_data(ct: &CodeTag) -> bindings::allocinfo_tag_data {
+    let counters = alloc_tag(ct).read();
+    bindings::allocinfo_tag_data {
+        tag: bindings::allocinfo_tag {
+            modname: name_field(ct.modname().unwrap_or(c_str!(""))),
+            function: name_field(ct.function()),
+            filename: name_field(ct.filename()),
+            lineno: ct.lineno().into(),
+        },
+        counter: bindings::allocinfo_counter {
+            bytes: counters.bytes,
+            calls: counters.calls,
+            accurate: 1,
+            pad: [0; 7],
+        },
+    }
+}
+
+/// `ALLOCINFO_IOC_GET_AT`: positions the walk on the `pos`-th tag (from 0)
+/// the filter takes, keeps the filter for `GET_NEXT`, and returns the tag.
+fn ioctl_get_at(state: &mut IoctlState, ty: &Type, arg: UserSlice) -> Result<i32> {
+    let (mut reader, mut writer) = arg.reader_writer();
+    let mut params: bindings::allocinfo_get_at = reader.read()?;
+    let f = &params.filter;
+    let asked = filter::Filter {
+        mask: f.mask,
+        modname: field_bytes(&f.fields.modname),
+        function: field_bytes(&f.fields.function),
+        filename: field_bytes(&f.fields.filename),
+        lineno: f.fields.lineno,
+        inaccurate: f.inaccurate,
+        min_size: f.min_size,
+        max_size: f.max_size,
+    };
+    asked.validate().map_err(|_| EINVAL)?;
+    let tags = ty.read();
+    if params.pos >= tags.count() as u64 {
+        return Err(ENOENT);
+    }
+    state.filter = (asked.mask != 0).then_some(asked);
+    let mut walk = tags.walk();
+    let mut skip = params.pos;
+    let data = loop {
+        let Some(ct) = walk.advance() else {
+            state.at = Some(walk.position());
+            return Err(ENOENT);
+        };
+        if state.takes(ct) {
+            if skip == 0 {
+                break tag_data(ct);
+            }
+            skip -= 1;
+        }
+    };
+    state.at = Some(walk.position());
+    // Not under the lock: the copy may fault.
+    drop(walk);
+    params.data = data;
+    writer.write(&params)?;
+    Ok(0)
+}
+
+/// `ALLOCINFO_IOC_GET_NEXT`: the next tag the filter takes, from where the
+/// walk stands (the first, if it stands nowhere); at the end `ENOENT`, and
+/// the next call starts again.
+fn ioctl_get_next(state: &mut IoctlState, ty: &Type, arg: UserSlice) -> Result<i32> {
+    let tags = ty.read();
+    let mut walk = match &state.at {
+        Some(at) => tags.walk_from(at),
+        None => tags.walk(),
+    };
+    let data = loop {
+        match walk.advance() {
+            Some(ct) if state.takes(ct) => break tag_data(ct),
+            Some(_) => {}
+            None => {
+                state.at = None;
+                return Err(ENOENT);
+            }
+        }
+    };
+    state.at = Some(walk.position());
+    drop(walk);
+    arg.writer().write(&data)?;
+    Ok(0)
+}
+
+impl SeqIoctl for AllocInfo {
+    type State = IoctlState;
+
+    fn ioctl(state: &mut IoctlState, cmd: u32, arg: usize) -> Result<i32> {
+        let ty = alloc_tag_type().ok_or(ENOENT)?;
+        match cmd {
+            uapi::ALLOCINFO_IOC_CONTENT_ID => {
+                let id = ty.read().content_id();
+                let out = UserSlice::new(arg, size_of::<bindings::allocinfo_content_id>());
+                out.writer().write(&bindings::allocinfo_content_id { id })?;
+                Ok(0)
+            }
+            uapi::ALLOCINFO_IOC_GET_AT => ioctl_get_at(
+                state,
+                ty,
+                UserSlice::new(arg, size_of::<bindings::allocinfo_get_at>()),
+            ),
+            uapi::ALLOCINFO_IOC_GET_NEXT => ioctl_get_next(
+                state,
+                ty,
+                UserSlice::new(arg, size_of::<bindings::allocinfo_tag_data>()),
+            ),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+/// The `proc_ops` of `/proc/allocinfo`: read through `AllocInfo`'s
+/// `seq_operations`, and its ioctls.
+static ALLOCINFO_PROC_OPS: ProcIoctlFile<AllocInfo> = ProcIoctlFile::VTABLE;
 
 /// The sysctl table: `vm.mem_profiling` (`mode`) and
 /// `vm.mem_profiling_compressed`, read-only: where page tag references live
@@ -547,8 +706,8 @@ fn sysctl_init(writable: bool) {
 
 #[link_section = ".init.text"]
 fn procfs_init() {
-    if ALLOCINFO_SEQ_OPS
-        .create_proc(&ALLOCINFO, c_str!("allocinfo"), 0o400)
+    if ALLOCINFO_PROC_OPS
+        .create(&ALLOCINFO, c_str!("allocinfo"), 0o400)
         .is_err()
     {
         pr_err!("failed to create /proc/allocinfo\n");

@@ -72,6 +72,7 @@ pub mod seq_file;
 pub mod static_key;
 pub mod sysctl;
 mod tag;
+pub mod uapi;
 
 pub use tag::{Counters, SizeText, Tag};
 

@@ -216,6 +216,9 @@ struct Modules {
     slots: KVec<Option<Module>>,
     /// Number of tags over all slots.
     count: usize,
+    /// Changes (goes up) whenever a module's tags are added or removed:
+    /// with the same id, the same tags are listed in the same slots.
+    content_id: u64,
 }
 
 /// A code tag type (`struct codetag_type`): the tags of one ELF section.
@@ -370,7 +373,11 @@ impl Type {
                     crate::static_lock_class!()
                 ),
                 desc: *desc,
-                modules: UnsafeCell::new(Modules { slots: KVec::new(), count: 0 }),
+                modules: UnsafeCell::new(Modules {
+                    slots: KVec::new(),
+                    count: 0,
+                    content_id: 0,
+                }),
             }),
             GFP_KERNEL,
         )?;
@@ -483,8 +490,9 @@ impl Type {
     /// # Safety
     ///
     /// The caller holds the lock (for reading or writing), and `cur` is
-    /// [`Cursor::START`] or was only moved by this function under the same
-    /// hold of the lock.
+    /// [`Cursor::START`] or was only moved by this function, under the same
+    /// hold of the lock or under an earlier one with the same content id
+    /// (no slot changed since).
     pub unsafe fn advance(&self, cur: &mut Cursor) -> *mut bindings::codetag {
         // SAFETY: The caller holds the lock, so no writer changes `modules`.
         let slots = unsafe { &(*self.modules.get()).slots };
@@ -563,6 +571,7 @@ impl Type {
             }
         };
         modules.count += n;
+        modules.content_id += 1;
         let Some(load) = self.desc.module_load else {
             return Ok(());
         };
@@ -603,6 +612,7 @@ impl Type {
         if unused {
             if let Some(m) = slot.take() {
                 modules.count -= m.len(tag_size);
+                modules.content_id += 1;
             }
         } else if let Some(m) = slot.as_mut() {
             m.module = ptr::null_mut();
@@ -652,6 +662,7 @@ impl Writer<'_> {
         };
         if let Some(m) = slot.take() {
             modules.count -= m.len(tag_size);
+            modules.content_id += 1;
         }
         true
     }
@@ -677,7 +688,34 @@ impl<'a> Tags<'a> {
         TagWalk {
             tags: self,
             cur: Cursor::START,
+            ordinal: 0,
         }
+    }
+
+    /// Returns the id of the set of tags: it changes whenever a module's
+    /// tags are added or removed (C's `codetag_get_content_id()`).
+    pub fn content_id(&self) -> u64 {
+        // SAFETY: `self` holds the type's lock for reading.
+        unsafe { (*self.ty.modules.get()).content_id }
+    }
+
+    /// Walks on from `at`, a place an earlier walk of this type left: from
+    /// the same tag if no module's tags were added or removed since, else
+    /// from the tag with the same number in the new list.
+    pub fn walk_from(self, at: &TagPosition) -> TagWalk<'a> {
+        if ptr::eq(at.ty, self.ty) && at.content_id == self.content_id() {
+            // INVARIANT: `at.cur` was moved by `Type::advance` under an
+            // earlier hold, and the content id says that no slot changed
+            // since, so it still stands on a listed tag (or the start/end).
+            return TagWalk {
+                tags: self,
+                cur: at.cur,
+                ordinal: at.ordinal,
+            };
+        }
+        let mut walk = self.walk();
+        while walk.ordinal < at.ordinal && walk.advance().is_some() {}
+        walk
     }
 
     /// Iterates over every tag with the module it belongs to.
@@ -697,12 +735,35 @@ impl<'a> Tags<'a> {
 ///
 /// # Invariants
 ///
-/// `cur` is [`Cursor::START`] or was only moved by [`Type::advance`] under
-/// the hold of `tags`.
+/// `cur` is [`Cursor::START`] or was only moved by [`Type::advance`],
+/// under the hold of `tags` or under an earlier hold with the same content
+/// id; `ordinal` is how many tags it has stood on.
 pub struct TagWalk<'a> {
     tags: Tags<'a>,
     cur: Cursor,
+    ordinal: u64,
 }
+
+/// Where a [`TagWalk`] stood, kept after its lock is dropped so that a
+/// later walk can go on from there ([`Tags::walk_from`]).
+///
+/// # Invariants
+///
+/// `cur` is only used again under the lock of `ty` with the same content
+/// id, when it is valid (see [`Tags::walk_from`]).
+#[derive(Clone, Copy)]
+pub struct TagPosition {
+    ty: *const Type,
+    cur: Cursor,
+    content_id: u64,
+    ordinal: u64,
+}
+
+// SAFETY: The pointers are only followed under the type's lock, by whatever
+// thread holds it (type invariant); types are never freed while in use.
+unsafe impl Send for TagPosition {}
+// SAFETY: As for `Send`; a shared position is only read.
+unsafe impl Sync for TagPosition {}
 
 impl TagWalk<'_> {
     /// Moves to the next tag and returns it, `None` at the end.
@@ -710,9 +771,20 @@ impl TagWalk<'_> {
         // SAFETY: `self.tags` holds the lock; by the type invariant the
         // cursor only moved under this hold. INVARIANT: moved here.
         let ct = unsafe { self.tags.ty.advance(&mut self.cur) };
+        self.ordinal += u64::from(!ct.is_null());
         // SAFETY: A non-NULL result is a tag of a registered module, which
         // stays registered while the lock is held.
         (!ct.is_null()).then(|| unsafe { CodeTag::from_raw(ct) })
+    }
+
+    /// Returns where the walk stands, to go on from there later.
+    pub fn position(&self) -> TagPosition {
+        TagPosition {
+            ty: self.tags.ty,
+            cur: self.cur,
+            content_id: self.tags.content_id(),
+            ordinal: self.ordinal,
+        }
     }
 
     /// Returns the tag the walk stands on: `None` before the first and at

@@ -1,14 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Files read through `seq_file`: a record iterator's `seq_operations`, and
-//! the one-shot `show` of `single_open()`.
+//! Files read through `seq_file`: a record iterator's `seq_operations`
+//! (for `/proc` files, with ioctls if need be), and the one-shot `show` of
+//! `single_open()`.
 //!
 //! C header: [`include/linux/seq_file.h`](srctree/include/linux/seq_file.h).
 
-use crate::{alloc::KBox, bindings, error::code::*, error::Result, str::CStr, types::Opaque};
+use crate::{
+    alloc::KBox,
+    bindings,
+    error::code::*,
+    error::{Error, Result},
+    ffi::{c_long, c_ulong},
+    init::PinInit,
+    new_mutex,
+    prelude::*,
+    str::CStr,
+    sync::Mutex,
+    types::Opaque,
+};
 use core::{
-    ffi::{c_int, c_void},
+    cell::UnsafeCell,
+    ffi::{c_int, c_uint, c_void},
     marker::PhantomData,
+    mem::size_of,
     ptr,
     sync::atomic::{AtomicPtr, Ordering},
 };
@@ -35,15 +50,19 @@ pub trait SeqRecords: Sized {
 
 /// The `seq_operations` that read a file through `T`.
 ///
-/// The state of a pass lives in the `seq_file`'s `private` field, so the
-/// file must not use it for anything else (`proc_create_seq()`, or
-/// `proc_create_seq_private()` with no private data).
+/// The `seq_file`'s `private` field points to the open file's slot for the
+/// state of a pass (a [`PassSlot`], zeroed memory to start with), so the
+/// files must be made by [`SeqOperations::create_proc`] or [`ProcIoctlFile`].
 #[repr(transparent)]
 pub struct SeqOperations<T>(bindings::seq_operations, PhantomData<T>);
 
 // SAFETY: A table of functions that C only reads; `T` is never shared
 // through it, each pass owns its own state.
 unsafe impl<T> Sync for SeqOperations<T> {}
+
+/// Where an open file keeps the state of its pass in progress: `None`
+/// (all zeroes) between passes.
+type PassSlot<T> = UnsafeCell<Option<KBox<T>>>;
 
 impl<T: SeqRecords> SeqOperations<T> {
     /// The table.
@@ -57,7 +76,7 @@ impl<T: SeqRecords> SeqOperations<T> {
         PhantomData,
     );
 
-    /// Returns the C table, for `proc_create_seq()` and its kin.
+    /// Returns the C table.
     pub fn as_ptr(&'static self) -> *const bindings::seq_operations {
         &self.0
     }
@@ -66,63 +85,52 @@ impl<T: SeqRecords> SeqOperations<T> {
     /// `mode`, and keeps it in `entry`; `EEXIST` if `entry` already holds a
     /// file, `ENOMEM` if procfs cannot make one.
     pub fn create_proc(&'static self, entry: &ProcEntry, name: &'static CStr, mode: u16) -> Result {
-        if !entry.0.load(Ordering::Acquire).is_null() {
+        if entry.exists() {
             return Err(EEXIST);
         }
         // SAFETY: The name and the table are static; no parent (the root
-        // of /proc), no private data: `private` stays the table's own.
+        // of /proc), no data. Each open gets zeroed private memory the size
+        // of a pass slot, which the table's callbacks use.
         let file = unsafe {
             bindings::proc_create_seq_private(
                 name.as_char_ptr(),
                 mode,
                 ptr::null_mut(),
                 self.as_ptr(),
-                0,
+                size_of::<PassSlot<T>>() as c_uint,
                 ptr::null_mut(),
             )
         };
-        if file.is_null() {
-            return Err(ENOMEM);
-        }
-        if entry
-            .0
-            .compare_exchange(ptr::null_mut(), file, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // SAFETY: `file` was just created, and is nobody else's.
-            unsafe { bindings::proc_remove(file) };
-            return Err(EEXIST);
-        }
-        Ok(())
+        entry.publish(file)
     }
 
-    /// Returns the state of the pass in progress.
+    /// Returns the open file's pass slot.
     ///
     /// # Safety
     ///
-    /// `m` is valid and `m->private` is NULL or the state [`Self::start`]
-    /// set for the pass in progress, which only the caller uses.
-    unsafe fn state<'a>(m: *mut bindings::seq_file) -> Option<&'a mut T> {
+    /// `m` is valid and `m->private` is its pass slot, which only the caller
+    /// uses meanwhile (`seq_file` calls its callbacks under its lock).
+    unsafe fn slot<'a>(m: *mut bindings::seq_file) -> &'a mut Option<KBox<T>> {
         // SAFETY: Per the safety requirements.
-        unsafe { (*m).private.cast::<T>().as_mut() }
+        unsafe { &mut *(*(*m).private.cast::<PassSlot<T>>()).get() }
     }
 
     /// # Safety
     ///
-    /// `seq_file` calls this with valid `m` and `pos`, `m->private` NULL
+    /// `seq_file` calls this with valid `m` and `pos`, its pass slot empty
     /// (the previous pass ended with [`Self::stop`]).
     unsafe extern "C" fn start(
         m: *mut bindings::seq_file,
         pos: *mut bindings::loff_t,
     ) -> *mut c_void {
         // SAFETY: `pos` is valid; it never goes below 0.
-        let Some(state) = T::start(unsafe { *pos } as u64) else {
+        let Some(mut state) = T::start(unsafe { *pos } as u64) else {
             return ptr::null_mut();
         };
-        let state = KBox::into_raw(state).cast::<c_void>();
-        // SAFETY: `m` is valid; `stop` takes the state back.
-        unsafe { (*m).private = state };
-        state
+        let record = ptr::from_mut(&mut *state).cast::<c_void>();
+        // SAFETY: `m` is valid, its slot ours; `stop` empties it.
+        unsafe { *Self::slot(m) = Some(state) };
+        record
     }
 
     /// # Safety
@@ -136,9 +144,11 @@ impl<T: SeqRecords> SeqOperations<T> {
     ) -> *mut c_void {
         // SAFETY: `pos` is valid.
         unsafe { *pos += 1 };
-        // SAFETY: The pass is in progress and its state is only used by
-        // these callbacks, one at a time.
-        let more = unsafe { Self::state(m) }.is_some_and(|state| state.next());
+        // SAFETY: The pass is in progress and its slot only used by these
+        // callbacks, one at a time.
+        let more = unsafe { Self::slot(m) }
+            .as_deref_mut()
+            .is_some_and(|state| state.next());
         if more {
             v
         } else {
@@ -150,12 +160,8 @@ impl<T: SeqRecords> SeqOperations<T> {
     ///
     /// `seq_file` calls this with a valid `m` at the end of every pass.
     unsafe extern "C" fn stop(m: *mut bindings::seq_file, _v: *mut c_void) {
-        // SAFETY: `m` is valid.
-        let state = unsafe { core::mem::take(&mut (*m).private) };
-        if !state.is_null() {
-            // SAFETY: A non-NULL `private` is the `KBox` that `start` leaked.
-            drop(unsafe { KBox::from_raw(state.cast::<T>()) });
-        }
+        // SAFETY: `m` is valid, its slot ours; the pass ends here.
+        drop(unsafe { Self::slot(m) }.take());
     }
 
     /// # Safety
@@ -163,7 +169,7 @@ impl<T: SeqRecords> SeqOperations<T> {
     /// `seq_file` calls this with a valid `m` during a pass, on a record.
     unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
         // SAFETY: As in `next`.
-        let Some(state) = (unsafe { Self::state(m) }) else {
+        let Some(state) = (unsafe { Self::slot(m) }).as_deref_mut() else {
             return 0;
         };
         // SAFETY: `m` is valid and `buf[count..size]` is its free space, the
@@ -181,6 +187,150 @@ impl<T: SeqRecords> SeqOperations<T> {
             None => room,
         };
         0
+    }
+}
+
+/// A file read through [`SeqOperations`] that also takes ioctls, with
+/// state of its own for each open file.
+pub trait SeqIoctl: SeqRecords + 'static {
+    /// What an open file keeps between its ioctls.
+    type State: Default + Send;
+
+    /// Handles ioctl `cmd` with argument `arg` (a user pointer for most
+    /// commands); `state` is the open file's, locked. Returns the ioctl's
+    /// value, or `ENOTTY` for a command it does not know.
+    fn ioctl(state: &mut Self::State, cmd: u32, arg: usize) -> Result<i32>;
+}
+
+/// The private memory of an open [`ProcIoctlFile`]: the pass slot first,
+/// where [`SeqOperations`] looks for it, then the ioctl state.
+#[repr(C)]
+#[pin_data]
+struct OpenFile<T: SeqIoctl> {
+    pass: PassSlot<T>,
+    #[pin]
+    state: Mutex<T::State>,
+}
+
+/// The `proc_ops` of a `/proc` file read through `SeqOperations<T>` that
+/// takes `T`'s ioctls.
+#[repr(transparent)]
+pub struct ProcIoctlFile<T>(bindings::proc_ops, PhantomData<T>);
+
+// SAFETY: A table of functions that C only reads.
+unsafe impl<T> Sync for ProcIoctlFile<T> {}
+
+impl<T: SeqIoctl + 'static> ProcIoctlFile<T> {
+    /// The table.
+    pub const VTABLE: Self = Self(
+        bindings::proc_ops {
+            proc_open: Some(Self::open),
+            proc_read_iter: Some(bindings::seq_read_iter),
+            proc_lseek: Some(bindings::seq_lseek),
+            proc_release: Some(Self::release),
+            proc_ioctl: Some(Self::ioctl),
+            #[cfg(CONFIG_COMPAT)]
+            proc_compat_ioctl: Some(Self::compat_ioctl),
+            // SAFETY: All zeroes is a valid `proc_ops`: no flags, no other
+            // operation.
+            ..unsafe { core::mem::zeroed() }
+        },
+        PhantomData,
+    );
+
+    /// Creates `/proc/<name>` with permissions `mode` and keeps it in
+    /// `entry`; `EEXIST` if `entry` already holds a file, `ENOMEM` if
+    /// procfs cannot make one.
+    pub fn create(&'static self, entry: &ProcEntry, name: &'static CStr, mode: u16) -> Result {
+        if entry.exists() {
+            return Err(EEXIST);
+        }
+        // SAFETY: The name and the table are static; no parent (the root
+        // of /proc).
+        let file =
+            unsafe { bindings::proc_create(name.as_char_ptr(), mode, ptr::null_mut(), &self.0) };
+        entry.publish(file)
+    }
+
+    /// Returns the private memory of an open file.
+    ///
+    /// # Safety
+    ///
+    /// `file` is an open file of this table (its open succeeded and its
+    /// release has not begun).
+    unsafe fn open_file(file: *mut bindings::file) -> *mut OpenFile<T> {
+        // SAFETY: Per the safety requirements `private_data` is the seq_file
+        // `open` made, whose `private` is the `OpenFile` it initialised.
+        unsafe {
+            (*(*file).private_data.cast::<bindings::seq_file>())
+                .private
+                .cast()
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The VFS calls this with a valid inode and file being opened.
+    unsafe extern "C" fn open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        let ops: &'static SeqOperations<T> = &SeqOperations::<T>::VTABLE;
+        // SAFETY: A valid file; `seq_open_private` gives it a seq_file with
+        // zeroed private memory of the size asked, kmalloc-aligned.
+        let ret = unsafe {
+            bindings::seq_open_private(file, ops.as_ptr(), size_of::<OpenFile<T>>() as c_int)
+        };
+        if ret != 0 {
+            return ret;
+        }
+        let init = pin_init!(OpenFile::<T> {
+            pass: UnsafeCell::new(None),
+            state <- new_mutex!(T::State::default(), "allocinfo_ioctl"),
+        });
+        // SAFETY: The private memory is ours, the size of an `OpenFile` and
+        // aligned for it; it is never moved and is dropped in `release`.
+        match unsafe { init.__pinned_init(Self::open_file(file)) } {
+            Ok(()) => 0,
+            Err(e) => Error::from(e).to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The VFS calls this with the inode and an open file of this table, once,
+    /// when its last reference goes.
+    unsafe extern "C" fn release(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `open` initialised it and nothing uses it any more.
+        unsafe { ptr::drop_in_place(Self::open_file(file)) };
+        // SAFETY: The seq_file and private memory `open` made.
+        unsafe { bindings::seq_release_private(inode, file) }
+    }
+
+    /// # Safety
+    ///
+    /// The VFS calls this with an open file of this table.
+    unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: An open file: its `OpenFile` is initialised; only the state
+        // is touched here (the pass slot is the readers', under seq_file's
+        // lock), through a shared reference to the mutex.
+        let state = unsafe { &*ptr::addr_of!((*Self::open_file(file)).state) };
+        match T::ioctl(&mut state.lock(), cmd, arg as usize) {
+            Ok(v) => v as c_long,
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::ioctl`]; the argument is a compat pointer, the same
+    /// value on the architectures with `CONFIG_COMPAT` that take this file's
+    /// layouts unchanged (the uapi structures are 64-bit aligned).
+    #[cfg(CONFIG_COMPAT)]
+    unsafe extern "C" fn compat_ioctl(
+        file: *mut bindings::file,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        // SAFETY: As above.
+        unsafe { Self::ioctl(file, cmd, arg) }
     }
 }
 
@@ -291,6 +441,30 @@ impl ProcEntry {
     /// No file yet.
     pub const fn new() -> Self {
         Self(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    /// Whether it holds a file.
+    fn exists(&self) -> bool {
+        !self.0.load(Ordering::Acquire).is_null()
+    }
+
+    /// Keeps `file`, just created (NULL: procfs could not, `ENOMEM`);
+    /// `EEXIST`, and `file` removed, if it already holds one.
+    fn publish(&self, file: *mut bindings::proc_dir_entry) -> Result {
+        if file.is_null() {
+            return Err(ENOMEM);
+        }
+        if self
+            .0
+            .compare_exchange(ptr::null_mut(), file, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `file` was just created, and is nobody else's.
+            unsafe { bindings::proc_remove(file) };
+            return Err(EEXIST);
+        }
+        // INVARIANT: A live entry only this `ProcEntry` removes.
+        Ok(())
     }
 
     /// Removes the file, if there is one: it is gone for readers that
