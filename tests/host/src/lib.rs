@@ -13,6 +13,8 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 #![deny(clippy::panic, clippy::unreachable, clippy::todo)]
 
+#[path = "../../../lib/alloc_tag_rs/filter.rs"]
+pub mod filter;
 #[path = "../../../lib/alloc_tag_rs/format.rs"]
 pub mod format;
 #[path = "../../../lib/alloc_tag_rs/param.rs"]
