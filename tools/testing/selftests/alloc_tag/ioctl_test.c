@@ -12,6 +12,7 @@
  * $ALLOC_TAG_UPSTREAM_IOCTL_TEST.
  */
 #include <signal.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <linux/alloc_tag.h>
@@ -180,6 +181,43 @@ TEST_F(ioctl, walk_gives_the_rows_of_the_file)
 			       t->tag.function, r->file, r->line, r->func);
 		EXPECT_EQ(1, t->counter.accurate);
 	}
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * What a tag costs to read, by ioctl and as text (under QEMU -icount a
+ * guest nanosecond is an instruction: scripts/boot --icount). Reported, not
+ * judged; the walk must see as many tags as the file has rows.
+ */
+TEST_F(ioctl, cost_per_tag)
+{
+	static char buf[1 << 16];
+	long long t0, t1, t2;
+	int rows = 0, n, fd;
+	ssize_t got;
+
+	t0 = now_ns();
+	fd = open_allocinfo();
+	ASSERT_LE(0, fd);
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < got; i++)
+			rows += buf[i] == '\n';
+	close(fd);
+	t1 = now_ns();
+	n = walk(self->fd, NULL, self->tags, MAX_TAGS);
+	t2 = now_ns();
+	rows -= 2;	/* the header */
+	ASSERT_LT(0, n);
+	EXPECT_EQ(rows, n);
+	TH_LOG("per tag: %lld ns reading the file (%d rows), %lld ns by ioctl (%d tags)",
+	       (t1 - t0) / rows, rows, (t2 - t1) / n, n);
 }
 
 /* Every criterion, on the alloc_tag_test module's rows. */
