@@ -504,16 +504,16 @@ impl IoctlState {
     }
 }
 
-/// A name field of the uapi as bytes.
+/// A name field of the uapi as bytes (`c_char` is `u8` in the kernel).
 fn field_bytes(field: &[c_char; filter::STR_SIZE]) -> [u8; filter::STR_SIZE] {
-    field.map(|c| c as u8)
+    *field
 }
 
 /// A name as the uapi gives it: its suffix, NUL-padded.
 fn name_field(name: &CStr) -> [c_char; filter::STR_SIZE] {
     let mut bytes = [0u8; filter::STR_SIZE];
     filter::copy_name(&mut bytes, name.as_bytes());
-    bytes.map(|b| b as c_char)
+    bytes
 }
 
 /// What the ioctls give of a tag.

@@ -51,7 +51,7 @@ pub trait SeqRecords: Sized {
 /// The `seq_operations` that read a file through `T`.
 ///
 /// The `seq_file`'s `private` field points to the open file's slot for the
-/// state of a pass (a [`PassSlot`], zeroed memory to start with), so the
+/// state of a pass (a `PassSlot`, zeroed memory to start with), so the
 /// files must be made by [`SeqOperations::create_proc`] or [`ProcIoctlFile`].
 #[repr(transparent)]
 pub struct SeqOperations<T>(bindings::seq_operations, PhantomData<T>);
@@ -312,7 +312,7 @@ impl<T: SeqIoctl + 'static> ProcIoctlFile<T> {
         // is touched here (the pass slot is the readers', under seq_file's
         // lock), through a shared reference to the mutex.
         let state = unsafe { &*ptr::addr_of!((*Self::open_file(file)).state) };
-        match T::ioctl(&mut state.lock(), cmd, arg as usize) {
+        match T::ioctl(&mut state.lock(), cmd, arg) {
             Ok(v) => v as c_long,
             Err(e) => e.to_errno() as c_long,
         }

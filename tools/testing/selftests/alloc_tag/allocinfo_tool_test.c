@@ -198,7 +198,7 @@ TEST_F(tool, malformed_file_names_the_line)
 
 	ASSERT_NE(NULL, f);
 	fputs("allocinfo - version: 1.0\n#     <size>  <calls> <tag info>\n", f);
-	fputs("4096 1 mm/x.c:1 func:f \nnot a row\n", f);
+	fputs("4096 1 mm/x.c:1 func:f\nnot a row\n", f);
 	ASSERT_EQ(0, fclose(f));
 	EXPECT_EQ(2, run_tool("top " BEFORE, out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "line 4: 'not' is not a byte count")) TH_LOG("%s", out);

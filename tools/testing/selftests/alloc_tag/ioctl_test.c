@@ -249,9 +249,8 @@ TEST_F(ioctl, each_filter_takes_what_it_says)
 	set_name(f.fields.modname, AT_MOD_NAME);
 	n = walk(self->fd, &f, self->tags, MAX_TAGS);
 	ASSERT_EQ(rows, n);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		EXPECT_TRUE(same_site(&self->tags[i], &self->rows[i]));
-	}
 
 	/* Its file: a path longer than a field, compared by suffix. */
 	EXPECT_LE(ALLOCINFO_STR_SIZE, strlen(page->file))
@@ -272,7 +271,8 @@ TEST_F(ioctl, each_filter_takes_what_it_says)
 	/* Sizes, both bounds inclusive: the kmalloc row alone. */
 	f.mask = ALLOCINFO_FILTER_MASK_MODNAME | ALLOCINFO_FILTER_MASK_MIN_SIZE |
 		 ALLOCINFO_FILTER_MASK_MAX_SIZE;
-	f.min_size = f.max_size = e.kmalloc_bytes;
+	f.min_size = e.kmalloc_bytes;
+	f.max_size = e.kmalloc_bytes;
 	ASSERT_EQ(1, walk(self->fd, &f, self->tags, MAX_TAGS));
 	EXPECT_EQ((__u64)e.kmalloc_line, self->tags[0].tag.lineno);
 	/* Between the two: nothing of the module. */
