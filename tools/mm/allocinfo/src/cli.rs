@@ -20,6 +20,9 @@ any kernel's /proc/allocinfo (format 1.0 or 2.0) will do.
 FILTERS: --module GLOB (kernel for the image), --file GLOB, --function GLOB,
          --min SIZE (e.g. 64K, 1.5M), --inaccurate (rows marked accurate:no)
 OUTPUT: --bytes prints exact byte counts instead of KiB/MiB; --json, JSON.
+/proc/allocinfo is read through its ioctls where the kernel has them
+(names longer than 63 bytes then show as ...<their end>); --text reads
+the text.
 diff: the call sites whose bytes or calls changed, largest change first.
 watch: every interval, the call sites that grew or shrank most, in bytes
 per second; --record appends each snapshot to OUT for a later diff.
@@ -29,6 +32,12 @@ per second; --record appends each snapshot to OUT for a later diff.
 pub trait Env {
     /// The text of `path` (`-` for standard input).
     fn read(&mut self, path: &str) -> Result<String, String>;
+    /// The tags of `path` read through the ioctls of `/proc/allocinfo`,
+    /// if it takes them (`None` if not: a saved file, or a kernel without
+    /// them).
+    fn ioctl_snapshot(&mut self, _path: &str) -> Result<Option<Snapshot>, String> {
+        Ok(None)
+    }
     /// Waits `seconds`.
     fn sleep(&mut self, seconds: f64);
     /// The time, in seconds since some fixed point.
@@ -54,6 +63,7 @@ struct Args {
     filter: Filter,
     exact: bool,
     json: bool,
+    text: bool,
 }
 
 fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a String, String> {
@@ -91,6 +101,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--function" | "--func" => a.filter.function = Some(value(&mut it, arg)?.clone()),
             "--inaccurate" => a.filter.inaccurate = true,
             "--bytes" => a.exact = true,
+            "--text" => a.text = true,
             "--json" => a.json = true,
             "-h" | "--help" => a.command = "help".into(),
             s if s.starts_with('-') && s != "-" => return Err(format!("unknown option {s}")),
@@ -122,7 +133,14 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     Ok(a)
 }
 
-fn load(env: &mut dyn Env, path: &str) -> Result<Snapshot, String> {
+/// The snapshot at `path`: through the ioctls if the file takes them (and
+/// `--text` was not given), else from its text.
+fn load(env: &mut dyn Env, path: &str, text_only: bool) -> Result<Snapshot, String> {
+    if !text_only {
+        if let Some(snap) = env.ioctl_snapshot(path)? {
+            return Ok(snap);
+        }
+    }
     let text = env.read(path)?;
     parse::parse(&text).map_err(|e| format!("{path}: {e}"))
 }
@@ -145,7 +163,7 @@ pub fn run(argv: &[String], env: &mut dyn Env) -> Result<String, String> {
     match a.command.as_str() {
         "help" => out.push_str(USAGE),
         "top" => {
-            let snap = load(env, file)?;
+            let snap = load(env, file, a.text)?;
             let rows = report::top(&snap, &a.filter, a.sort.unwrap_or(SortKey::Bytes), a.limit);
             if a.json {
                 out.push('[');
@@ -188,7 +206,7 @@ pub fn run(argv: &[String], env: &mut dyn Env) -> Result<String, String> {
             }
         }
         "tree" => {
-            let snap = load(env, file)?;
+            let snap = load(env, file, a.text)?;
             let by = a.by.unwrap_or(GroupBy::Dir);
             let nodes = report::tree(
                 &snap,
@@ -232,8 +250,8 @@ pub fn run(argv: &[String], env: &mut dyn Env) -> Result<String, String> {
             }
         }
         "diff" => {
-            let before = load(env, &a.files[0])?;
-            let after = load(env, &a.files[1])?;
+            let before = load(env, &a.files[0], a.text)?;
+            let after = load(env, &a.files[1], a.text)?;
             let changes = report::diff(&before, &after, &a.filter, a.min_change.unwrap_or(0));
             let shown: Vec<_> = changes.iter().take(a.limit.unwrap_or(usize::MAX)).collect();
             if a.json {

@@ -12,3 +12,4 @@
 pub mod cli;
 pub mod parse;
 pub mod report;
+pub mod uapi;

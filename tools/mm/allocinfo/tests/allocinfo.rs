@@ -6,6 +6,7 @@
 use allocinfo::cli::{self, Env};
 use allocinfo::parse::{self, Row, Site};
 use allocinfo::report::{self, Filter, GroupBy, SortKey};
+use allocinfo::uapi;
 use std::collections::HashMap;
 
 /// 6.12's /proc/allocinfo, as this series prints it too (format 1.0).
@@ -373,6 +374,8 @@ fn sizes() {
 /// Files in memory, a clock that sleeps instantly, snapshots that change
 /// on every read.
 struct Fake {
+    /// What the ioctls give for a path, if it takes them.
+    ioctl: HashMap<String, parse::Snapshot>,
     files: HashMap<String, String>,
     sequence: Vec<String>,
     reads: usize,
@@ -383,6 +386,7 @@ struct Fake {
 impl Fake {
     fn new(files: &[(&str, &str)]) -> Self {
         Fake {
+            ioctl: HashMap::new(),
             files: files
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -396,6 +400,9 @@ impl Fake {
 }
 
 impl Env for Fake {
+    fn ioctl_snapshot(&mut self, path: &str) -> Result<Option<parse::Snapshot>, String> {
+        Ok(self.ioctl.get(path).cloned())
+    }
     fn read(&mut self, path: &str) -> Result<String, String> {
         if path == "/proc/allocinfo" && !self.sequence.is_empty() {
             let i = self.reads.min(self.sequence.len() - 1);
@@ -632,4 +639,71 @@ fn top_of_a_defconfig_sized_snapshot() {
     let took = start.elapsed();
     assert_eq!(out.lines().count(), 22);
     println!("top of 4000 rows: {took:?}");
+}
+
+fn record(
+    modname: &str,
+    function: &str,
+    filename: &str,
+    line: u64,
+    bytes: u64,
+    accurate: u8,
+) -> uapi::TagData {
+    let mut d = uapi::TagData::ZERO;
+    let put = |f: &mut [u8; uapi::STR_SIZE], s: &str| {
+        let b = s.as_bytes();
+        let b = &b[b.len().saturating_sub(uapi::STR_SIZE - 1)..];
+        f[..b.len()].copy_from_slice(b);
+    };
+    put(&mut d.tag.modname, modname);
+    put(&mut d.tag.function, function);
+    put(&mut d.tag.filename, filename);
+    d.tag.lineno = line;
+    d.counter.bytes = bytes;
+    d.counter.calls = 3;
+    d.counter.accurate = accurate;
+    d
+}
+
+#[test]
+fn ioctl_records_become_rows() {
+    let r = uapi::row_of(&record("", "kstrdup", "mm/util.c", 64, 4096, 1));
+    assert_eq!(r.site, site("mm/util.c", 64, None, "kstrdup"));
+    assert_eq!((r.bytes, r.calls, r.accurate), (4096, 3, true));
+    let m = uapi::row_of(&record("alloc_demo", "f", "a.c", 1, 0, 0));
+    assert_eq!(m.site.module.as_deref(), Some("alloc_demo"));
+    assert!(!m.accurate);
+    // A path the field could not hold whole: its end, marked.
+    let long = format!(
+        "/work/main/build/out-rust-default/extmod/{}/alloc_demo.c",
+        "x".repeat(40)
+    );
+    let t = uapi::row_of(&record("m", "f", &long, 20, 1, 1));
+    assert!(t.site.file.starts_with("..."), "{}", t.site.file);
+    assert!(long.ends_with(&t.site.file[3..]));
+    assert_eq!(t.site.file.len(), 3 + 63);
+    // The numbers of upstream's uapi.
+    assert_eq!(uapi::IOC_CONTENT_ID, 0x8008_a600);
+    assert_eq!(uapi::IOC_GET_AT, 0xc1d0_a601);
+    assert_eq!(uapi::IOC_GET_NEXT, 0x80e0_a602);
+}
+
+#[test]
+fn the_ioctls_are_used_where_the_file_takes_them() {
+    let mut env = Fake::new(&[("/proc/allocinfo", V1)]);
+    let mut by_ioctl = parse::Snapshot::default();
+    by_ioctl
+        .rows
+        .push(uapi::row_of(&record("", "only_by_ioctl", "x.c", 1, 5, 1)));
+    env.ioctl.insert("/proc/allocinfo".into(), by_ioctl);
+    let out = run("top", &mut env).unwrap();
+    assert!(
+        out.contains("only_by_ioctl") && !out.contains("page_alloc"),
+        "{out}"
+    );
+    let text = run("top --text", &mut env).unwrap();
+    assert!(
+        !text.contains("only_by_ioctl") && text.contains("page_alloc"),
+        "{text}"
+    );
 }

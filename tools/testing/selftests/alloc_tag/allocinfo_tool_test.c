@@ -4,8 +4,8 @@
  * the live /proc/allocinfo: a diff of the file before and after loading
  * the alloc_tag_test module and making its allocations shows exactly the
  * module's rows with their bytes and calls; top shows the same rows as the
- * file; a malformed file is refused naming its line; watch records
- * snapshots.
+ * file, through the ioctls and as text alike; a malformed file is refused
+ * naming its line; watch records snapshots.
  *
  * $ALLOCINFO: the tool (default /bin/allocinfo).
  */
@@ -188,6 +188,48 @@ TEST_F(tool, top_matches_the_file)
 		shown++;
 	}
 	EXPECT_EQ(n, shown) TH_LOG("top shows %d rows of the module, the file %d", shown, n);
+}
+
+/* Rows of @out ("<bytes> <calls> ...<file>.c:<line> ..."), at most @max. */
+static int tool_rows(char *out, long long *bytes, unsigned long long *calls,
+		     int *lines, int max)
+{
+	char *l, *save, *colon;
+	int n = 0;
+
+	for (l = strtok_r(out, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) {
+		colon = strstr(l, ".c:");
+		if (!colon || sscanf(l, "%lld %llu", &bytes[n], &calls[n]) != 2)
+			continue;
+		lines[n++] = atoi(colon + 3);
+	}
+	return n;
+}
+
+/*
+ * Reading /proc/allocinfo through its ioctls (the default where the kernel
+ * has them) and as text (--text) gives the same rows.
+ */
+TEST_F(tool, ioctls_and_text_agree)
+{
+	static char a[65536], b[65536];
+	long long ba[64], bb[64];
+	unsigned long long ca[64], cb[64];
+	int la[64], lb[64], na, nb;
+
+	ASSERT_EQ(0, run_tool("top --bytes --sort name --module " AT_MOD_NAME, a, sizeof(a)))
+		TH_LOG("%s", a);
+	ASSERT_EQ(0, run_tool("top --text --bytes --sort name --module " AT_MOD_NAME, b,
+			      sizeof(b))) TH_LOG("%s", b);
+	na = tool_rows(a, ba, ca, la, 64);
+	nb = tool_rows(b, bb, cb, lb, 64);
+	ASSERT_LT(0, na);
+	ASSERT_EQ(na, nb);
+	for (int i = 0; i < na; i++) {
+		EXPECT_EQ(lb[i], la[i]);
+		EXPECT_EQ(bb[i], ba[i]);
+		EXPECT_EQ(cb[i], ca[i]);
+	}
 }
 
 /* A malformed snapshot is refused with the number of its bad line. */
