@@ -496,9 +496,7 @@ impl IoctlState {
             function: ct.function().as_bytes(),
             filename: ct.filename().as_bytes(),
             lineno: ct.lineno(),
-            // No tag of ours misses counts yet: slab's failures to get an
-            // object extension vector are not recorded in the tag.
-            accurate: true,
+            accurate: ct.is_accurate(),
         };
         f.matches(&site, || alloc_tag(ct).read().bytes)
     }
@@ -529,7 +527,7 @@ fn tag_data(ct: &CodeTag) -> bindings::allocinfo_tag_data {
         counter: bindings::allocinfo_counter {
             bytes: counters.bytes,
             calls: counters.calls,
-            accurate: 1,
+            accurate: ct.is_accurate().into(),
             pad: [0; 7],
         },
     }

@@ -30,7 +30,12 @@ use core::{
 /// # Invariants
 ///
 /// `filename` and `function` are valid NUL-terminated strings, and so is
-/// `modname` unless it is NULL; all live as long as the tag.
+/// `modname` unless it is NULL; all live as long as the tag. They and
+/// `lineno` are written when the tag is built, and after that only by
+/// [`CodeTag::keep_strings`] with the type's lock held for writing, which
+/// the callers of the accessors hold for reading (or got the tag from a
+/// holder): the accessors read them as plain fields. `flags` may be set by
+/// C at any time ([`CodeTag::is_accurate`]).
 #[repr(transparent)]
 pub struct CodeTag(Opaque<bindings::codetag>);
 
@@ -52,14 +57,6 @@ impl CodeTag {
     #[inline]
     pub fn as_ptr(&self) -> *mut bindings::codetag {
         self.0.get()
-    }
-
-    fn raw(&self) -> &bindings::codetag {
-        // SAFETY: The fields read through this are written when the tag is
-        // built, and after that only by `keep_strings`, with the type's lock
-        // held for writing, which callers of these accessors hold for
-        // reading or get the tag from a lock holder.
-        unsafe { &*self.0.get() }
     }
 
     /// Points the tag at copies of its strings, which must outlive it: for
@@ -89,27 +86,44 @@ impl CodeTag {
     /// Returns the line number.
     #[inline]
     pub fn lineno(&self) -> u32 {
-        self.raw().lineno
+        // SAFETY: A valid tag; by the type invariant `lineno` is not written
+        // meanwhile.
+        unsafe { (*self.0.get()).lineno }
+    }
+
+    /// Returns whether the tag's counters missed no allocation: `false`
+    /// once slab could not give an object a slot for its tag reference
+    /// (`CODETAG_FLAG_INACCURATE`, set by C's `alloc_tag_set_inaccurate()`).
+    #[inline]
+    pub fn is_accurate(&self) -> bool {
+        // SAFETY: `flags` is a field of the valid tag; C sets its bit with
+        // `WRITE_ONCE()` at any time, so it is read as `READ_ONCE()` does.
+        let flags = unsafe { ptr::read_volatile(ptr::addr_of!((*self.0.get()).flags)) };
+        flags & bindings::CODETAG_FLAG_INACCURATE == 0
     }
 
     /// Returns the source file name.
     #[inline]
     pub fn filename(&self) -> &CStr {
-        // SAFETY: By the type invariant the string is valid as long as `self`.
-        unsafe { CStr::from_char_ptr(self.raw().filename) }
+        // SAFETY: By the type invariant the field is not written meanwhile
+        // and the string is valid as long as `self`.
+        unsafe { CStr::from_char_ptr((*self.0.get()).filename) }
     }
 
     /// Returns the function name.
     #[inline]
     pub fn function(&self) -> &CStr {
-        // SAFETY: By the type invariant the string is valid as long as `self`.
-        unsafe { CStr::from_char_ptr(self.raw().function) }
+        // SAFETY: By the type invariant the field is not written meanwhile
+        // and the string is valid as long as `self`.
+        unsafe { CStr::from_char_ptr((*self.0.get()).function) }
     }
 
     /// Returns the module name, or `None` for built-in code.
     #[inline]
     pub fn modname(&self) -> Option<&CStr> {
-        let name = self.raw().modname;
+        // SAFETY: A valid tag; by the type invariant `modname` is not
+        // written meanwhile.
+        let name = unsafe { (*self.0.get()).modname };
         // SAFETY: By the type invariant a non-NULL name is valid as long as
         // `self`.
         (!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) })

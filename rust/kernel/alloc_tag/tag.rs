@@ -45,8 +45,10 @@ impl core::fmt::Display for SizeText {
     }
 }
 
-/// `codetag.flags` bit of a tag whose counters [`Tag::alloc_counters`] made.
-const OWN_COUNTERS: u32 = 1 << 0;
+/// `codetag.flags` bit of a tag whose counters [`Tag::alloc_counters`] made
+/// (C has bit 0, `CODETAG_FLAG_INACCURATE`).
+const OWN_COUNTERS: u32 = 1 << 1;
+const _: () = assert!(OWN_COUNTERS & bindings::CODETAG_FLAG_INACCURATE == 0);
 
 /// An allocation tag (`struct alloc_tag`): a code tag and its counters.
 ///

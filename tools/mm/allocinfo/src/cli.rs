@@ -14,6 +14,7 @@ usage: allocinfo [top] [FILE] [-n N] [--sort bytes|calls|name] [FILTERS] [OUTPUT
        allocinfo diff BEFORE AFTER [-n N] [--min-change SIZE] [FILTERS] [OUTPUT]
        allocinfo watch [FILE] [--interval SECONDS] [--count N] [-n N] [--record OUT]
                        [FILTERS] [--bytes]
+       allocinfo plot RECORD [-n N] [FILTERS] > chart.svg
 
 FILE is /proc/allocinfo by default, - for standard input; a saved copy of
 any kernel's /proc/allocinfo (format 1.0 or 2.0) will do.
@@ -26,6 +27,7 @@ the text.
 diff: the call sites whose bytes or calls changed, largest change first.
 watch: every interval, the call sites that grew or shrank most, in bytes
 per second; --record appends each snapshot to OUT for a later diff.
+plot: a record as an SVG chart of its top call sites' bytes over time.
 ";
 
 /// What the command line does with the outside world.
@@ -110,7 +112,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     }
     if a.command.is_empty() {
         a.command = match rest.first().map(String::as_str) {
-            Some(c @ ("top" | "tree" | "diff" | "watch" | "help")) => {
+            Some(c @ ("top" | "tree" | "diff" | "watch" | "plot" | "help")) => {
                 let c = c.to_string();
                 rest.remove(0);
                 c
@@ -315,6 +317,23 @@ pub fn run(argv: &[String], env: &mut dyn Env) -> Result<String, String> {
             }
         }
         "watch" => watch(&a, file, env)?,
+        "plot" => {
+            let Some(record) = a.files.first() else {
+                return Err("plot takes a record of allocinfo watch --record".to_string());
+            };
+            let records = read_record(&env.read(record)?).map_err(|e| format!("{record}: {e}"))?;
+            let series = report::series(&records, &a.filter, a.limit.unwrap_or(8));
+            if series.is_empty() {
+                return Err(format!("{record}: no call site with bytes to plot"));
+            }
+            let span = records.last().map_or(0.0, |(t, _)| *t) - records[0].0;
+            let title = format!(
+                "top call sites, {} snapshots over {:.0} s",
+                records.len(),
+                span
+            );
+            out.push_str(&crate::plot::svg(&series, &title)?);
+        }
         c => return Err(format!("unknown command {c}")),
     }
     Ok(out)

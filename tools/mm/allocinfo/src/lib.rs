@@ -11,5 +11,6 @@
 
 pub mod cli;
 pub mod parse;
+pub mod plot;
 pub mod report;
 pub mod uapi;

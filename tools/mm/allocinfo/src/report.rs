@@ -391,3 +391,44 @@ pub fn json_site(s: &Site) -> String {
         json_str(&s.function)
     )
 }
+
+/// The `n` call sites `filter` takes that held the most bytes at any time
+/// of a recorded session, each with its bytes at every snapshot (0 where
+/// it was not listed), largest first; times in seconds from the first
+/// snapshot.
+pub fn series(
+    records: &[(f64, Snapshot)],
+    filter: &Filter,
+    n: usize,
+) -> Vec<(Site, Vec<(f64, i64)>)> {
+    let Some(t0) = records.first().map(|(t, _)| *t) else {
+        return Vec::new();
+    };
+    let mut peak: HashMap<&Site, i64> = HashMap::new();
+    for (_, snap) in records {
+        for r in snap.rows.iter().filter(|r| filter.takes_site(&r.site)) {
+            let p = peak.entry(&r.site).or_insert(i64::MIN);
+            *p = (*p).max(r.bytes);
+        }
+    }
+    let mut sites: Vec<(&Site, i64)> = peak.into_iter().filter(|(_, p)| *p > 0).collect();
+    sites.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    sites.truncate(n);
+    sites
+        .into_iter()
+        .map(|(site, _)| {
+            let points = records
+                .iter()
+                .map(|(t, snap)| {
+                    let bytes = snap
+                        .rows
+                        .iter()
+                        .find(|r| &r.site == site)
+                        .map_or(0, |r| r.bytes);
+                    (t - t0, bytes)
+                })
+                .collect();
+            (site.clone(), points)
+        })
+        .collect()
+}

@@ -707,3 +707,67 @@ fn the_ioctls_are_used_where_the_file_takes_them() {
         "{text}"
     );
 }
+
+fn session() -> String {
+    let grow = |n: i64| {
+        V1.replace(
+            "        4096        1 kernel/fork.c",
+            &format!("{:>12} {:>8} kernel/fork.c", 4096 * n, n),
+        )
+    };
+    let mut rec = String::new();
+    for (i, n) in [1, 40, 400].iter().enumerate() {
+        rec.push_str(&format!(
+            "# allocinfo-record time:{}\n{}",
+            10.0 + 2.0 * i as f64,
+            grow(*n)
+        ));
+    }
+    rec
+}
+
+#[test]
+fn series_follow_the_top_sites_over_time() {
+    let recs = cli::read_record(&session()).unwrap();
+    let s = report::series(&recs, &Filter::default(), 2);
+    assert_eq!(s.len(), 2);
+    // fork.c peaks at 400 pages, above page_alloc.c's constant 1 MiB.
+    assert_eq!(s[0].0.file, "kernel/fork.c");
+    assert_eq!(s[0].1, [(0.0, 4096), (2.0, 4096 * 40), (4.0, 4096 * 400)]);
+    assert_eq!(s[1].0.file, "mm/page_alloc.c");
+    assert!(s[1].1.iter().all(|&(_, b)| b == 1048576));
+    // Sites with no bytes are left out; filters apply.
+    let all = report::series(&recs, &Filter::default(), 100);
+    assert_eq!(all.len(), 3);
+    let demo = Filter {
+        module: Some("alloc_demo".into()),
+        ..Filter::default()
+    };
+    assert_eq!(report::series(&recs, &demo, 8).len(), 1);
+    assert!(report::series(&[], &Filter::default(), 8).is_empty());
+}
+
+#[test]
+fn plot_draws_an_svg_chart() {
+    let rec = session();
+    let mut env = Fake::new(&[("rec", &rec), ("empty", "# allocinfo-record time:1\n")]);
+    let svg = run("plot rec -n 2", &mut env).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("kernel/fork.c:311 alloc_thread_stack_node"));
+    assert!(svg.contains("mm/page_alloc.c:4732 __alloc_pages_noprof"));
+    assert!(!svg.contains("alloc_demo_init"), "only the top 2");
+    assert!(svg.contains("3 snapshots over 4 s"));
+    assert!(svg.contains("<polyline"));
+    assert_eq!(
+        run("plot empty", &mut env).unwrap_err(),
+        "empty: no call site with bytes to plot"
+    );
+    assert_eq!(
+        run("plot", &mut env).unwrap_err(),
+        "plot takes a record of allocinfo watch --record"
+    );
+    assert!(run("plot missing", &mut env)
+        .unwrap_err()
+        .contains("No such file"));
+}

@@ -24,6 +24,8 @@
  * tag area ($ALLOC_TAG_AREA=1); skips otherwise. Uses alloc_tag_test and
  * alloc_tag_keeper.
  */
+#include <sys/ioctl.h>
+#include <linux/alloc_tag.h>
 #include "../kselftest_harness.h"
 #include "alloc_tag_util.h"
 
@@ -314,8 +316,39 @@ TEST_F_TIMEOUT(faults, load_fails_cleanly_or_works, 600)
  * accounts the object in its slot; the debug check of that slot must take
  * "empty" for what it is (6.12's alloc_tag_add_check() read the name of
  * the tag at address 1: an oops). Each run fails cleanly or gets both
- * objects; nothing is reported.
+ * objects; nothing is reported. An object whose slot could not be had goes
+ * uncounted, and its tag is marked inaccurate (the ioctls of
+ * /proc/allocinfo show the mark): none of the module's tags is marked
+ * before, at least one after.
  */
+
+/*
+ * The tags of module @name marked inaccurate, through the ioctls: a count,
+ * or -errno (-ENOTTY: the kernel has no ioctls).
+ */
+static int inaccurate_tags(const char *name)
+{
+	struct allocinfo_get_at at;
+	struct allocinfo_tag_data d;
+	int fd = open(AT_ALLOCINFO, O_RDONLY), n = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&at, 0, sizeof(at));
+	at.filter.mask = ALLOCINFO_FILTER_MASK_MODNAME | ALLOCINFO_FILTER_MASK_INACCURATE;
+	at.filter.inaccurate = 1;
+	snprintf(at.filter.fields.modname, ALLOCINFO_STR_SIZE, "%s", name);
+	if (ioctl(fd, ALLOCINFO_IOC_GET_AT, &at)) {
+		n = errno == ENOENT ? 0 : -errno;
+	} else {
+		for (n = 1; !ioctl(fd, ALLOCINFO_IOC_GET_NEXT, &d); n++)
+			;
+		if (errno != ENOENT)
+			n = -errno;
+	}
+	close(fd);
+	return n;
+}
 FIXTURE(slab) {
 	bool loaded;
 };
@@ -350,7 +383,10 @@ TEST_F_TIMEOUT(slab, obj_ext_vector_fails, 300)
 {
 	long long taint = at_tainted();
 	bool hit = true;
-	int n, ret;
+	int n, ret, marked = inaccurate_tags(SLAB_NAME);
+
+	if (marked != -ENOTTY)
+		EXPECT_EQ(0, marked) TH_LOG("tags of a fresh module marked inaccurate");
 
 	for (n = 1; hit && n < MAX_NTH; n++) {
 		fail_nth(n);
@@ -364,6 +400,9 @@ TEST_F_TIMEOUT(slab, obj_ext_vector_fails, 300)
 			TH_LOG("failure %d: a warning", n);
 	}
 	EXPECT_FALSE(hit) TH_LOG("still failing after %d failures", MAX_NTH);
+	/* One of the failures was the vector's, for an object it got. */
+	if (marked != -ENOTTY)
+		EXPECT_LE(1, inaccurate_tags(SLAB_NAME));
 	/* Without faults, both objects. */
 	ASSERT_EQ(0, at_set_mod_param(SLAB_NAME, "run", "1"));
 	EXPECT_EQ(2, at_mod_param(SLAB_NAME, "objects"));
