@@ -349,6 +349,7 @@ static int inaccurate_tags(const char *name)
 	close(fd);
 	return n;
 }
+
 FIXTURE(slab) {
 	bool loaded;
 };
