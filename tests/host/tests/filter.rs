@@ -81,13 +81,18 @@ fn each_criterion() {
     assert!(k.matches(&KERNEL, zero) && !k.matches(&SITE, zero));
     let func = by(MASK_FUNCTION, &|f| f.function = field(b"kstrdup"));
     assert!(func.matches(&KERNEL, zero) && !func.matches(&SITE, zero));
-    let file = by(MASK_FILENAME, &|f| f.filename = field(b"drivers/demo/alloc_demo.c"));
+    let file = by(MASK_FILENAME, &|f| {
+        f.filename = field(b"drivers/demo/alloc_demo.c")
+    });
     assert!(file.matches(&SITE, zero) && !file.matches(&KERNEL, zero));
     let line = by(MASK_LINENO, &|f| f.lineno = 64);
     assert!(line.matches(&KERNEL, zero) && !line.matches(&SITE, zero));
     let inacc = by(MASK_INACCURATE, &|f| f.inaccurate = 1);
     let acc = by(MASK_INACCURATE, &|f| f.inaccurate = 0);
-    let inaccurate = Site { accurate: false, ..KERNEL };
+    let inaccurate = Site {
+        accurate: false,
+        ..KERNEL
+    };
     assert!(inacc.matches(&inaccurate, zero) && !inacc.matches(&KERNEL, zero));
     assert!(acc.matches(&KERNEL, zero) && !acc.matches(&inaccurate, zero));
     let sizes = by(MASK_MIN_SIZE | MASK_MAX_SIZE, &|f| {
@@ -98,13 +103,16 @@ fn each_criterion() {
         assert_eq!(sizes.matches(&SITE, || b), want, "{b}");
     }
     // Every criterion at once.
-    let all = by(MASK_MODNAME | MASK_FUNCTION | MASK_FILENAME | MASK_LINENO | MASK_MIN_SIZE, &|f| {
-        f.modname = field(b"alloc_demo");
-        f.function = field(b"alloc_demo_init");
-        f.filename = field(b"drivers/demo/alloc_demo.c");
-        f.lineno = 20;
-        f.min_size = 1;
-    });
+    let all = by(
+        MASK_MODNAME | MASK_FUNCTION | MASK_FILENAME | MASK_LINENO | MASK_MIN_SIZE,
+        &|f| {
+            f.modname = field(b"alloc_demo");
+            f.function = field(b"alloc_demo_init");
+            f.filename = field(b"drivers/demo/alloc_demo.c");
+            f.lineno = 20;
+            f.min_size = 1;
+        },
+    );
     assert!(all.matches(&SITE, || 16384));
     assert!(!all.matches(&SITE, || 0));
 }
