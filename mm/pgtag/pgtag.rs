@@ -13,11 +13,13 @@
 //!   tag, 1 the "empty" marker, then the kernel's tags, then the module tag
 //!   area's (see [`layout`]). page_ext then holds nothing for tagging.
 //!
-//! [`Handle`] (C's `pgtag_ref_handle` in the upstream design) hides which:
-//! every path (add, sub, get, clear, split, the migration swap) gets a
-//! handle from [`with_handle`], reads, updates, sets or takes the reference,
-//! and drops the handle. C calls these paths only while profiling is
-//! enabled: the static key test stays inline in `include/linux/pgalloc_tag.h`.
+//! [`Handle`] (C's `pgtag_ref_handle` in the upstream design, in the kernel
+//! crate's `alloc_tag::pgtag` with the rest of the raw-pointer work) hides
+//! which: every path (add, sub, get, clear, split, the migration swap)
+//! turns its C pointers into a [`TaggedPage`] once, gets a handle from
+//! [`with_handle`], reads, updates, sets or takes the reference, and drops
+//! the handle. C calls these paths only while profiling is enabled: the
+//! static key test stays inline in `include/linux/pgalloc_tag.h`.
 //!
 //! The allocator's paths (add, sub, get) are built for instruction count:
 //! in compressed mode each is one function without a stack frame; an index
@@ -32,11 +34,10 @@ use core::{
     ffi::{c_int, c_uint},
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::Relaxed},
 };
 use kernel::{
     alloc_tag::{
-        pgtag::{FlagsWord, PageTagLayout, EMPTY_INDEX, NO_INDEX},
+        pgtag::{report_once, EarlyPages, Handle, PageRef, PageTagLayout, SplitFolio, TaggedPage},
         static_key::StaticKey,
         Tag,
     },
@@ -85,244 +86,30 @@ fn kernel_tags_bytes() -> usize {
 /// before any module tag exists.
 static LAYOUT: PageTagLayout = PageTagLayout::new();
 
-/// A page's tag reference, whichever way it is stored.
-#[derive(Clone, Copy)]
-enum Ref<'a> {
-    /// The page is not accounted.
-    None,
-    /// Not accounted, and freeing it must not warn (debugging only;
-    /// without it this is [`Ref::None`]).
-    Empty,
-    /// Accounted to this tag.
-    Tag(&'a Tag),
-}
+/// Pages allocated before their page_ext existed (debugging, page_ext
+/// mode); without debugging the table has no room and records nothing.
+const EARLY_ROOM: usize = if DEBUG { 8192 } else { 0 };
+static EARLY: EarlyPages<EARLY_ROOM> = EarlyPages::new();
 
-/// Access to one page's tag reference while it is held: C's
-/// `pgtag_ref_handle`. [`with_handle`] gives one.
-///
-/// # Invariants
-///
-/// `Ext` holds a reference from `page_ext_get()` (put on drop) whose slot
-/// is at `page_alloc_tagging_ops.offset`; `Flags` is the `flags` word of a
-/// valid page. The caller of [`with_handle`] owns the page's reference for
-/// the handle's life (it allocates or frees the page, or splits or migrates
-/// it), so nothing else writes the reference meanwhile; other flag bits may
-/// change at any time.
-enum Handle<'a> {
-    Ext(ptr::NonNull<bindings::page_ext>),
-    Flags(&'a FlagsWord),
-}
-
-/// Runs `f` on the handle of `page`'s reference, or gives `none` if the
-/// page has no page_ext (yet).
+/// Runs `f` on the handle of `page`'s reference in the mode the boot
+/// chose; `none` if the page has no page_ext (yet).
 ///
 /// The `page->flags` path is inlined into the caller and calls nothing, so
 /// it needs no stack frame; the page_ext path, which calls into page_ext,
 /// is a function of its own.
-///
-/// # Safety
-///
-/// `page` is a valid page whose tag reference the caller owns meanwhile.
 #[inline(always)]
-unsafe fn with_handle<R>(
-    page: *mut bindings::page,
-    none: R,
-    f: impl FnOnce(&Handle<'_>) -> R,
-) -> R {
+fn with_handle<R>(page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
     if mem_profiling_compressed.is_enabled() {
-        // SAFETY: `page` is valid meanwhile; others change `flags` only
-        // with atomic operations (a plain write needs the page, which the
-        // caller owns).
-        let flags = unsafe { FlagsWord::from_ptr(ptr::addr_of_mut!((*page).flags).cast()) };
-        f(&Handle::Flags(flags))
+        page.with_flags(&LAYOUT, f)
     } else {
-        // SAFETY: Per the safety requirements.
-        unsafe { with_page_ext(page, none, f) }
+        with_page_ext(page, none, f)
     }
 }
 
 /// [`with_handle`] in page_ext mode.
-///
-/// # Safety
-///
-/// As for [`with_handle`].
 #[inline(never)]
-unsafe fn with_page_ext<R>(
-    page: *mut bindings::page,
-    none: R,
-    f: impl FnOnce(&Handle<'_>) -> R,
-) -> R {
-    // SAFETY: `page` is a valid page.
-    let ext = unsafe { bindings::page_ext_get(page) };
-    match ptr::NonNull::new(ext) {
-        // INVARIANT: A page_ext reference, put when the handle drops.
-        Some(ext) => f(&Handle::Ext(ext)),
-        None => none,
-    }
-}
-
-impl Handle<'_> {
-    /// The `union codetag_ref` in page_ext: one `struct codetag *`.
-    fn slot(ext: ptr::NonNull<bindings::page_ext>) -> *mut *mut bindings::codetag {
-        // SAFETY: page_ext set the offset at boot, before any page_ext
-        // existed; it is read-only since.
-        let offset = unsafe { (*ptr::addr_of!(bindings::page_alloc_tagging_ops)).offset };
-        ext.as_ptr().cast::<u8>().wrapping_add(offset).cast()
-    }
-
-    /// What a `page->flags` index stands for.
-    #[inline]
-    fn index_ref(index: usize) -> Ref<'static> {
-        match index {
-            NO_INDEX => Ref::None,
-            EMPTY_INDEX if DEBUG => Ref::Empty,
-            // Without debugging no marker is stored: `tag_of` checks.
-            i => match LAYOUT.tag_of(i) {
-                // SAFETY: Only indexes of tags are stored, and a tag with a
-                // page accounted to it stays (module tags are kept until
-                // their counters are zero).
-                Some(tag) => Ref::Tag(unsafe { Tag::from_raw(tag) }),
-                None => {
-                    if DEBUG {
-                        report_once("holds an index past the tags");
-                    }
-                    Ref::None
-                }
-            },
-        }
-    }
-
-    /// What a page_ext slot holds.
-    #[inline]
-    fn slot_ref(ct: *mut bindings::codetag) -> Ref<'static> {
-        match ct as usize {
-            0 => Ref::None,
-            EMPTY_INDEX if DEBUG => Ref::Empty,
-            // SAFETY: As above; `ct` is the first field of its allocation
-            // tag.
-            _ => Ref::Tag(unsafe { Tag::from_raw(ct.cast()) }),
-        }
-    }
-
-    #[inline]
-    fn read(&self) -> Ref<'static> {
-        match self {
-            Handle::Flags(flags) => Self::index_ref(LAYOUT.load(flags)),
-            // SAFETY: By the type invariant the slot is valid and ours.
-            Handle::Ext(ext) => Self::slot_ref(unsafe { *Self::slot(*ext) }),
-        }
-    }
-
-    /// Records `r`; `false` (nothing recorded) if a tag has no index.
-    #[inline]
-    fn update(&self, r: Ref<'_>) -> bool {
-        match self {
-            Handle::Flags(flags) => {
-                let index = match r {
-                    Ref::None => NO_INDEX,
-                    Ref::Empty if DEBUG => EMPTY_INDEX,
-                    Ref::Empty => NO_INDEX,
-                    Ref::Tag(t) => match LAYOUT.index_of(t.as_ptr()) {
-                        Some(i) => i,
-                        None => return false,
-                    },
-                };
-                // Other bits of the word change under us (page flags set
-                // atomically by others): the store replaces only the field.
-                LAYOUT.store(flags, index);
-            }
-            Handle::Ext(ext) => {
-                let ct = match r {
-                    Ref::None => ptr::null_mut(),
-                    Ref::Empty if DEBUG => EMPTY_INDEX as *mut bindings::codetag,
-                    Ref::Empty => ptr::null_mut(),
-                    Ref::Tag(t) => t.as_ptr().cast(),
-                };
-                // SAFETY: By the type invariant the slot is valid and ours.
-                unsafe { *Self::slot(*ext) = ct };
-            }
-        }
-        true
-    }
-
-    /// Takes the reference away (a page being freed): what it was, and
-    /// [`Ref::None`] left behind.
-    #[inline]
-    fn take(&self) -> Ref<'static> {
-        match self {
-            Handle::Flags(flags) => Self::index_ref(LAYOUT.take(flags)),
-            Handle::Ext(ext) => {
-                let slot = Self::slot(*ext);
-                // SAFETY: By the type invariant the slot is valid and ours.
-                Self::slot_ref(unsafe { slot.replace(ptr::null_mut()) })
-            }
-        }
-    }
-}
-
-impl Drop for Handle<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Handle::Ext(ext) = self {
-            // SAFETY: By the type invariant, a reference from `page_ext_get()`.
-            unsafe { bindings::page_ext_put(ext.as_ptr()) };
-        }
-    }
-}
-
-/// Reports a broken pairing of set and clear once (debugging only).
-#[cold]
-fn report_once(what: &str) {
-    static REPORTED: AtomicBool = AtomicBool::new(false);
-    if !REPORTED.swap(true, Relaxed) {
-        pr_err!("page tag reference {}\n", what);
-        // SAFETY: No requirements.
-        unsafe { bindings::dump_stack() };
-    }
-}
-
-/// Debugging, page_ext mode: pages allocated before their page_ext existed
-/// (page_ext comes late in boot, in `page_ext_init()`) have no reference,
-/// and freeing one later would report. They are remembered here, in a
-/// table of bounded size as upstream's fix has it, and marked "empty" once
-/// page_ext exists ([`pgtag_page_ext_ready`]). Without debugging the table
-/// has no room and nothing is recorded.
-mod early {
-    use super::*;
-
-    const ROOM: usize = if DEBUG { 8192 } else { 0 };
-    static PAGES: [AtomicPtr<bindings::page>; ROOM] =
-        [const { AtomicPtr::new(ptr::null_mut()) }; ROOM];
-    /// How many were seen, recorded or not.
-    static SEEN: AtomicUsize = AtomicUsize::new(0);
-
-    /// Remembers `page`, allocated while it had no page_ext.
-    #[cold]
-    pub(super) fn record(page: *mut bindings::page) {
-        if let Some(slot) = PAGES.get(SEEN.fetch_add(1, Relaxed)) {
-            slot.store(page, Relaxed);
-        }
-    }
-
-    /// The pages recorded, and how many more were seen.
-    pub(super) fn pages() -> (impl Iterator<Item = *mut bindings::page>, usize) {
-        let seen = SEEN.load(Relaxed);
-        let recorded = PAGES.iter().take(seen).map(|p| p.load(Relaxed));
-        (recorded.filter(|p| !p.is_null()), seen.saturating_sub(ROOM))
-    }
-}
-
-/// Marks a page_ext slot "empty" if it holds no reference; whether it did.
-fn mark_empty(h: &Handle<'_>) -> bool {
-    let Handle::Ext(ext) = h else {
-        return false;
-    };
-    // SAFETY: The slot is valid (the handle's invariant) and aligned for a
-    // pointer; others write it with single stores of the whole pointer.
-    let slot = unsafe { AtomicPtr::from_ptr(Handle::slot(*ext)) };
-    let empty = EMPTY_INDEX as *mut bindings::codetag;
-    slot.compare_exchange(ptr::null_mut(), empty, Relaxed, Relaxed)
-        .is_ok()
+fn with_page_ext<R>(page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
+    page.with_page_ext(none, f)
 }
 
 /// `page_alloc_tagging_ops.init`, once every page has its page_ext: the
@@ -333,15 +120,7 @@ pub extern "C" fn pgtag_page_ext_ready() {
     if !DEBUG {
         return;
     }
-    let (pages, lost) = early::pages();
-    let mut marked = 0usize;
-    for page in pages {
-        // SAFETY: `page` is a page of the memory map, which stays; its
-        // page_ext exists now. The page may be freed or allocated
-        // meanwhile: the slot changes from "none" to "empty" only, in one
-        // atomic step, so a reference an allocation sets is never lost.
-        marked += unsafe { with_page_ext(page, false, mark_empty) } as usize;
-    }
+    let (marked, lost) = EARLY.mark_empty();
     if lost == 0 {
         pr_info!(
             "{} pages allocated before page_ext existed marked as not accounted\n",
@@ -362,48 +141,69 @@ pub extern "C" fn pgtag_page_ext_ready() {
 /// # Safety
 ///
 /// `page` is a page being allocated, of order at most `MAX_PAGE_ORDER`,
-/// and `task` a live task (C passes
-/// `current`).
+/// and `task` a live task (C passes `current`).
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_add(
     page: *mut bindings::page,
     task: *mut bindings::task_struct,
     order: c_uint,
 ) {
-    // SAFETY: `task` is live; its tag, if any, is a tag of a call site
-    // running in it, which outlives the call.
-    let tag = unsafe { (*task).alloc_tag };
-    if tag.is_null() && !DEBUG {
-        return;
-    }
-    let account = move |h: &Handle<'_>| {
+    // SAFETY: The allocator owns the page's reference. `task` is live; its
+    // tag, if any, is a tag of a call site running in it, which outlives
+    // the call, and stays while pages are accounted to it.
+    let (page, tag) = unsafe {
+        let tag = (*task).alloc_tag;
+        (
+            TaggedPage::from_raw(page),
+            (!tag.is_null()).then(|| Tag::from_raw(tag)),
+        )
+    };
+    add(page, tag, order);
+}
+
+#[inline(always)]
+fn add(page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
+    let Some(tag) = tag else {
         if DEBUG {
-            // "Empty" is no tag: a free page may have been marked so by
-            // pgtag_page_ext_ready().
-            if !matches!(h.read(), Ref::None | Ref::Empty) {
-                report_once("was not cleared before the page was allocated");
-            }
-            if tag.is_null() {
-                report_once("not set: current->alloc_tag is NULL");
-                return true;
-            }
+            add_untagged(page);
         }
-        // SAFETY: As above.
-        let tag = unsafe { Tag::from_raw(tag) };
+        return;
+    };
+    let account = move |h: &Handle<'_>| {
+        // "Empty" is no tag: a free page may have been marked so by
+        // pgtag_page_ext_ready().
+        if DEBUG && !matches!(h.read(), PageRef::None | PageRef::Empty) {
+            report_once("was not cleared before the page was allocated");
+        }
         // Not a plain OR into the field even though the page is being
         // allocated: a page freed while profiling was switched off keeps
         // its index, and OR-ing another one into it would make an index of
         // neither (maybe of module tags whose memory is gone).
-        if h.update(Ref::Tag(tag)) {
+        if h.update(PageRef::Tag(tag)) {
             // No overflow: the order is at most `MAX_PAGE_ORDER`.
             tag.count((PAGE_SIZE as u64).wrapping_shl(order), 1);
         }
         true
     };
-    // SAFETY: The allocator owns the page's reference.
-    let had_page_ext = unsafe { with_handle(page, false, account) };
+    let had_page_ext = with_handle(page, false, account);
     if DEBUG && !had_page_ext {
-        early::record(page);
+        EARLY.record(page);
+    }
+}
+
+/// Debugging: a page allocated with no tag to account it to (no
+/// `alloc_hooks()` around the call) is reported.
+#[cold]
+fn add_untagged(page: &TaggedPage) {
+    let had_page_ext = with_handle(page, false, |h| {
+        if !matches!(h.read(), PageRef::None | PageRef::Empty) {
+            report_once("was not cleared before the page was allocated");
+        }
+        report_once("not set: current->alloc_tag is NULL");
+        true
+    });
+    if !had_page_ext {
+        EARLY.record(page);
     }
 }
 
@@ -415,21 +215,35 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_uint) {
     // SAFETY: The allocator owns the page's reference.
-    unsafe {
-        with_handle(page, (), move |h| match h.take() {
-            Ref::None => {
-                if DEBUG {
-                    report_once("was not set when the page was freed");
-                }
+    let page = unsafe { TaggedPage::from_raw(page) };
+    with_handle(page, (), move |h| match h.take() {
+        PageRef::None => {
+            if DEBUG {
+                report_once("was not set when the page was freed");
             }
-            Ref::Empty => {}
-            Ref::Tag(tag) => {
-                // No overflow: the order is at most `MAX_PAGE_ORDER`.
-                let bytes = (PAGE_SIZE as u64).wrapping_shl(order);
-                tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
+        }
+        PageRef::Empty => {}
+        PageRef::Tag(tag) => {
+            // No overflow: the order is at most `MAX_PAGE_ORDER`.
+            let bytes = (PAGE_SIZE as u64).wrapping_shl(order);
+            tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
+        }
+    })
+}
+
+/// The tag `page` is accounted to.
+#[inline(always)]
+fn tag_of(page: &TaggedPage) -> Option<&'static Tag> {
+    with_handle(page, None, |h| match h.read() {
+        PageRef::Tag(tag) => Some(tag),
+        PageRef::None => {
+            if DEBUG {
+                report_once("was not set when its tag was looked up");
             }
-        })
-    }
+            None
+        }
+        PageRef::Empty => None,
+    })
 }
 
 /// `pgalloc_tag_get_tails()`: the tag `page` is accounted to, or NULL.
@@ -440,18 +254,8 @@ pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_u
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bindings::alloc_tag {
     // SAFETY: The caller's reference keeps the page's tag reference.
-    unsafe {
-        with_handle(page, ptr::null_mut(), |h| match h.read() {
-            Ref::Tag(tag) => tag.as_ptr(),
-            Ref::None => {
-                if DEBUG {
-                    report_once("was not set when its tag was looked up");
-                }
-                ptr::null_mut()
-            }
-            Ref::Empty => ptr::null_mut(),
-        })
-    }
+    let page = unsafe { TaggedPage::from_raw(page) };
+    tag_of(page).map_or(ptr::null_mut(), Tag::as_ptr)
 }
 
 /// `clear_page_tag_ref()`: marks `page` as not accounted (freeing it then
@@ -463,7 +267,8 @@ pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bi
 #[no_mangle]
 pub unsafe extern "C" fn __clear_page_tag_ref(page: *mut bindings::page) {
     // SAFETY: Per the safety requirements.
-    unsafe { with_handle(page, false, |h| h.update(Ref::Empty)) };
+    let page = unsafe { TaggedPage::from_raw(page) };
+    with_handle(page, false, |h| h.update(PageRef::Empty));
 }
 
 /// `pgalloc_tag_split()`: after `folio` (of order `old_order`) was split in
@@ -479,25 +284,24 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
     old_order: c_int,
     new_order: c_int,
 ) {
-    // A folio starts with its head page.
-    let head = folio.cast::<bindings::page>();
-    // SAFETY: The caller owns the folio.
-    let tag = unsafe { __pgalloc_tag_get(head) };
-    if tag.is_null() || !(0..c_int::BITS as c_int - 1).contains(&old_order) {
+    let Ok(old_order) = u32::try_from(old_order) else {
+        return;
+    };
+    if old_order >= usize::BITS - 1 {
         return;
     }
-    // SAFETY: A tag with pages accounted to it stays.
-    let tag = unsafe { Tag::from_raw(tag) };
-    let step = 1usize << new_order.clamp(0, old_order);
-    for i in (step..1usize << old_order).step_by(step) {
-        // SAFETY: `i` is a page of the old folio, owned by the caller.
-        unsafe {
-            with_handle(bindings::folio_page(folio, i as _), (), |h| {
-                if h.update(Ref::Tag(tag)) {
-                    tag.count(0, 1);
-                }
-            })
-        };
+    // SAFETY: The caller owns the folio, of order `old_order`, just split.
+    let folio = unsafe { SplitFolio::from_raw(folio, old_order) };
+    let Some(tag) = tag_of(folio.head()) else {
+        return;
+    };
+    let step = 1usize << new_order.clamp(0, old_order as c_int);
+    for page in folio.pages_from(step) {
+        with_handle(page, (), |h| {
+            if h.update(PageRef::Tag(tag)) {
+                tag.count(0, 1);
+            }
+        });
     }
 }
 
@@ -517,20 +321,23 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
 /// Both are valid folios owned by the migration code.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_swap(new: *mut bindings::folio, old: *mut bindings::folio) {
-    let (new, old) = (new.cast::<bindings::page>(), old.cast::<bindings::page>());
     // SAFETY: A folio starts with its head page; the caller owns both.
-    unsafe {
-        with_handle(new, (), |hn| {
-            with_handle(old, (), |ho| {
-                if let (Ref::Tag(tn), Ref::Tag(to)) = (hn.read(), ho.read()) {
-                    // Both have indexes (they were read from them), so both
-                    // updates record.
-                    hn.update(Ref::Tag(to));
-                    ho.update(Ref::Tag(tn));
-                }
-            })
+    let (new, old) = unsafe {
+        (
+            TaggedPage::from_raw(new.cast()),
+            TaggedPage::from_raw(old.cast()),
+        )
+    };
+    with_handle(new, (), |hn| {
+        with_handle(old, (), |ho| {
+            if let (PageRef::Tag(tn), PageRef::Tag(to)) = (hn.read(), ho.read()) {
+                // Both have indexes (they were read from them), so both
+                // updates record.
+                hn.update(PageRef::Tag(to));
+                ho.update(PageRef::Tag(tn));
+            }
         })
-    }
+    })
 }
 
 /// Decides where page tag references live: in `page->flags` when

@@ -154,13 +154,13 @@
 //! assert_eq!((layout.index_of(&tags[5]), layout.tag_of(3)), (None, Some(&raw const tags[1])));
 //! ```
 
-use super::{codetag::KModule, static_key::StaticKey};
-use crate::bindings;
+use super::{codetag::KModule, static_key::StaticKey, Tag};
+use crate::{bindings, types::Opaque};
 use core::{
     cell::UnsafeCell,
     mem::size_of,
     ptr,
-    sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering::Relaxed},
 };
 
 /// Whether `module`'s tags at `start..start + size` of the module tag area
@@ -351,6 +351,12 @@ pub struct PageTagLayout {
     module_bytes: AtomicUsize,
     /// The bytes from `module_base` whose tags have an index.
     module_reach: AtomicUsize,
+    /// `kernel_reach + module_reach`: the offsets (from the first tag
+    /// index) that stand for a tag.
+    reach: AtomicUsize,
+    /// `module_base - kernel_reach` (wrapping): the address of the tag at
+    /// an offset past the kernel's is this plus the offset.
+    module_bias: AtomicUsize,
 }
 
 impl Default for PageTagLayout {
@@ -372,6 +378,8 @@ impl PageTagLayout {
             module_base: AtomicUsize::new(0),
             module_bytes: AtomicUsize::new(0),
             module_reach: AtomicUsize::new(0),
+            reach: AtomicUsize::new(0),
+            module_bias: AtomicUsize::new(0),
         }
     }
 
@@ -398,7 +406,9 @@ impl PageTagLayout {
     ///
     /// # Safety
     ///
-    /// As for [`PageTagLayout::set_field`].
+    /// As for [`PageTagLayout::set_field`]; and if the layout is given to a
+    /// page [`Handle`], `start` is where `count` valid allocation tags
+    /// begin that outlive the layout's use.
     pub unsafe fn set_kernel_tags(&self, start: usize, count: usize) {
         self.kernel_start.store(start, Relaxed);
         self.kernel_bytes
@@ -410,7 +420,9 @@ impl PageTagLayout {
     ///
     /// # Safety
     ///
-    /// As for [`PageTagLayout::set_field`].
+    /// As for [`PageTagLayout::set_field`]; and if the layout is given to a
+    /// page [`Handle`], a tag of the area that a page is accounted to is a
+    /// valid allocation tag until no page is.
     pub unsafe fn set_module_area(&self, base: usize, size: usize) {
         self.module_base.store(base, Relaxed);
         self.module_bytes.store(size - size % TAG_SIZE, Relaxed);
@@ -431,8 +443,11 @@ impl PageTagLayout {
         let kernel = self.kernel_bytes.load(Relaxed).min(room);
         // INVARIANT: Together at most `room`.
         self.kernel_reach.store(kernel, Relaxed);
-        self.module_reach
-            .store(self.module_bytes.load(Relaxed).min(room - kernel), Relaxed);
+        let module = self.module_bytes.load(Relaxed).min(room - kernel);
+        self.module_reach.store(module, Relaxed);
+        self.reach.store(kernel + module, Relaxed);
+        self.module_bias
+            .store(self.module_base.load(Relaxed).wrapping_sub(kernel), Relaxed);
     }
 
     /// The largest index the field holds.
@@ -492,19 +507,19 @@ impl PageTagLayout {
     /// and for indexes past the field's reach.
     #[inline]
     pub fn tag_of(&self, index: usize) -> Option<*const bindings::alloc_tag> {
-        // A marker wraps around to a huge offset, past both reaches.
+        // A marker wraps around to a huge offset, past the reach.
         let off = index.wrapping_sub(FIRST_TAG_INDEX).wrapping_mul(TAG_SIZE);
-        let kernel = self.kernel_reach.load(Relaxed);
-        let addr = if off < kernel {
-            self.kernel_start.load(Relaxed).wrapping_add(off)
+        if off >= self.reach.load(Relaxed) {
+            return None;
+        }
+        // One base or the other, no branch: the module area's is biased
+        // by the kernel's reach.
+        let base = if off < self.kernel_reach.load(Relaxed) {
+            self.kernel_start.load(Relaxed)
         } else {
-            let m = off.wrapping_sub(kernel);
-            if m >= self.module_reach.load(Relaxed) {
-                return None;
-            }
-            self.module_base.load(Relaxed).wrapping_add(m)
+            self.module_bias.load(Relaxed)
         };
-        Some(addr as *const bindings::alloc_tag)
+        Some(base.wrapping_add(off) as *const bindings::alloc_tag)
     }
 
     /// The field's bits for `index` (the bits past the field dropped).
@@ -543,5 +558,368 @@ impl PageTagLayout {
             word.clear(self.mask.load(Relaxed));
         }
         index
+    }
+}
+
+/// With debugging, "empty" is a marker of its own (`CODETAG_EMPTY`) and the
+/// page-tag paths check that references are set and cleared in pairs;
+/// without, an empty reference is no reference.
+const DEBUG: bool = cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG);
+
+/// Reports a broken pairing of set and clear once (debugging only), as
+/// `alloc_tag: page tag reference <what>`, with a stack trace.
+#[cold]
+pub fn report_once(what: &str) {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if REPORTED.swap(true, Relaxed) {
+        return;
+    }
+    // SAFETY: The format is NUL-terminated and takes one `%pA`, which
+    // `vsprintf` reads as a `core::fmt::Arguments`; `dump_stack()` has no
+    // requirements.
+    unsafe {
+        bindings::_printk(
+            crate::c_str!("\x013alloc_tag: page tag reference %pA\n").as_char_ptr(),
+            ptr::from_ref(&format_args!("{what}")).cast::<core::ffi::c_void>(),
+        );
+        bindings::dump_stack();
+    }
+}
+
+/// What a page is accounted to: its tag reference, whichever way it is
+/// stored.
+#[derive(Clone, Copy)]
+pub enum PageRef<'a> {
+    /// The page is not accounted.
+    None,
+    /// Not accounted, and freeing it must not warn (debugging only;
+    /// without it this is [`PageRef::None`]).
+    Empty,
+    /// Accounted to this tag.
+    Tag(&'a Tag),
+}
+
+/// A page of the memory map whose tag reference its borrower owns: the
+/// code that allocates or frees it, splits or migrates it.
+///
+/// # Invariants
+///
+/// A valid `struct page`; while it is borrowed nothing but the borrower
+/// writes its tag reference (other bits of its flags may change at any
+/// time, atomically).
+#[repr(transparent)]
+pub struct TaggedPage(Opaque<bindings::page>);
+
+impl TaggedPage {
+    /// Borrows a page whose tag reference the caller owns.
+    ///
+    /// # Safety
+    ///
+    /// `page` is a valid page, and for `'a` nothing else writes its tag
+    /// reference (the caller allocates or frees it, splits or migrates it);
+    /// others change its flags only atomically meanwhile.
+    #[inline(always)]
+    pub unsafe fn from_raw<'a>(page: *mut bindings::page) -> &'a Self {
+        // SAFETY: `TaggedPage` is a transparent wrapper; the rest is the
+        // caller's promise.
+        unsafe { &*page.cast() }
+    }
+
+    /// Returns the raw pointer to the page.
+    #[inline(always)]
+    pub fn as_ptr(&self) -> *mut bindings::page {
+        ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// Runs `f` on the handle of the page's reference in `page->flags`,
+    /// whose indexes follow `layout` (compressed mode).
+    ///
+    /// Inlined, and calls nothing: the caller's path needs no stack frame.
+    #[inline(always)]
+    pub fn with_flags<R>(
+        &self,
+        layout: &'static PageTagLayout,
+        f: impl FnOnce(&Handle<'_>) -> R,
+    ) -> R {
+        // SAFETY: The page is valid (type invariant) and `flags` is a word
+        // of it; others change it only atomically while the page is
+        // borrowed (a plain write needs the reference's owner).
+        let flags = unsafe { FlagsWord::from_ptr(ptr::addr_of_mut!((*self.as_ptr()).flags)) };
+        f(&Handle::Flags(flags, layout))
+    }
+
+    /// Runs `f` on the handle of the page's reference in page_ext, or gives
+    /// `none` if the page has no page_ext (yet).
+    ///
+    /// Inlined: the caller decides where its own out-of-line function for
+    /// this mode starts, so that each is compiled for its one call site.
+    #[inline(always)]
+    pub fn with_page_ext<R>(&self, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
+        // SAFETY: A valid page (type invariant).
+        let ext = unsafe { bindings::page_ext_get(self.as_ptr()) };
+        match ptr::NonNull::new(ext) {
+            // INVARIANT: A page_ext reference, put when the handle drops,
+            // of a page whose tag reference the borrower owns.
+            Some(ext) => f(&Handle::Ext(ext)),
+            None => none,
+        }
+    }
+
+    /// Returns the `i`-th page from this one.
+    ///
+    /// # Safety
+    ///
+    /// The pages up to the `i`-th are of one folio, owned as this one is.
+    #[inline]
+    unsafe fn nth(&self, i: usize) -> &Self {
+        // SAFETY: A page is the start of a folio of its own size or more;
+        // per the safety requirements the `i`-th page is in it and owned
+        // alike.
+        unsafe { Self::from_raw(bindings::folio_page(self.as_ptr().cast(), i)) }
+    }
+}
+
+/// The `struct codetag *` slot page_ext holds for allocation tagging, at
+/// `page_alloc_tagging_ops.offset` of `ext`.
+#[inline]
+fn ext_slot(ext: ptr::NonNull<bindings::page_ext>) -> *mut *mut bindings::codetag {
+    // SAFETY: page_ext set the offset at boot, before any page_ext
+    // existed; it is read-only since.
+    let offset = unsafe { (*ptr::addr_of!(bindings::page_alloc_tagging_ops)).offset };
+    ext.as_ptr().cast::<u8>().wrapping_add(offset).cast()
+}
+
+/// Access to one page's tag reference while it is held: C's
+/// `pgtag_ref_handle` in the upstream design. [`TaggedPage::with_handle`]
+/// gives one.
+///
+/// # Invariants
+///
+/// `Ext` holds a reference from `page_ext_get()` (put on drop) of a page
+/// whose tag reference the holder owns; `Flags` is the `flags` word of
+/// such a page, with the layout its indexes follow.
+// An explicit discriminant, not the niche of a null `Flags` pointer: the
+// variant is then a constant where the handle is made, and each path is
+// compiled for its mode alone.
+#[repr(u8)]
+pub enum Handle<'a> {
+    /// In page_ext.
+    Ext(ptr::NonNull<bindings::page_ext>),
+    /// In `page->flags`.
+    Flags(&'a FlagsWord, &'static PageTagLayout),
+}
+
+impl Handle<'_> {
+    /// What a `page->flags` index stands for.
+    #[inline]
+    fn index_ref(layout: &PageTagLayout, index: usize) -> PageRef<'static> {
+        match index {
+            NO_INDEX => PageRef::None,
+            EMPTY_INDEX if DEBUG => PageRef::Empty,
+            // Without debugging no marker is stored: `tag_of` checks.
+            i => match layout.tag_of(i) {
+                // SAFETY: Only indexes of tags are stored (`update`), the
+                // layout's tags are valid allocation tags (its setters'
+                // requirements), and a tag with a page accounted to it
+                // stays (module tags are kept until their counters are
+                // zero).
+                Some(tag) => PageRef::Tag(unsafe { Tag::from_raw(tag) }),
+                None => {
+                    if DEBUG {
+                        report_once("holds an index past the tags");
+                    }
+                    PageRef::None
+                }
+            },
+        }
+    }
+
+    /// What a page_ext slot holds.
+    #[inline]
+    fn slot_ref(ct: *mut bindings::codetag) -> PageRef<'static> {
+        match ct as usize {
+            0 => PageRef::None,
+            EMPTY_INDEX if DEBUG => PageRef::Empty,
+            // SAFETY: Only tags are stored (`update`), and a tag with a
+            // page accounted to it stays; `ct` is the first field of its
+            // allocation tag.
+            _ => PageRef::Tag(unsafe { Tag::from_raw(ct.cast()) }),
+        }
+    }
+
+    /// Reads the reference.
+    #[inline]
+    pub fn read(&self) -> PageRef<'static> {
+        match self {
+            Handle::Flags(flags, layout) => Self::index_ref(layout, layout.load(flags)),
+            // SAFETY: By the type invariant the slot is valid and ours.
+            Handle::Ext(ext) => Self::slot_ref(unsafe { *ext_slot(*ext) }),
+        }
+    }
+
+    /// Records `r`; `false` (nothing recorded) if a tag has no index.
+    #[inline]
+    pub fn update(&self, r: PageRef<'_>) -> bool {
+        match self {
+            Handle::Flags(flags, layout) => {
+                let index = match r {
+                    PageRef::None => NO_INDEX,
+                    PageRef::Empty if DEBUG => EMPTY_INDEX,
+                    PageRef::Empty => NO_INDEX,
+                    PageRef::Tag(t) => match layout.index_of(t.as_ptr()) {
+                        Some(i) => i,
+                        None => return false,
+                    },
+                };
+                // Other bits of the word change under us (page flags set
+                // atomically by others): the store replaces only the field.
+                layout.store(flags, index);
+            }
+            Handle::Ext(ext) => {
+                let ct = match r {
+                    PageRef::None => ptr::null_mut(),
+                    PageRef::Empty if DEBUG => EMPTY_INDEX as *mut bindings::codetag,
+                    PageRef::Empty => ptr::null_mut(),
+                    PageRef::Tag(t) => t.as_ptr().cast(),
+                };
+                // SAFETY: By the type invariant the slot is valid and ours.
+                unsafe { *ext_slot(*ext) = ct };
+            }
+        }
+        true
+    }
+
+    /// Takes the reference away (a page being freed): what it was, and
+    /// [`PageRef::None`] left behind.
+    #[inline]
+    pub fn take(&self) -> PageRef<'static> {
+        match self {
+            Handle::Flags(flags, layout) => Self::index_ref(layout, layout.take(flags)),
+            // SAFETY: By the type invariant the slot is valid and ours.
+            Handle::Ext(ext) => Self::slot_ref(unsafe { ext_slot(*ext).replace(ptr::null_mut()) }),
+        }
+    }
+}
+
+impl Drop for Handle<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Handle::Ext(ext) = self {
+            // SAFETY: By the type invariant, a reference from `page_ext_get()`.
+            unsafe { bindings::page_ext_put(ext.as_ptr()) };
+        }
+    }
+}
+
+/// A folio just split by its owner: the `2^old_order` pages of the folio it
+/// was, each the head of a new folio or a tail of one.
+pub struct SplitFolio<'a> {
+    head: &'a TaggedPage,
+    pages: usize,
+}
+
+impl<'a> SplitFolio<'a> {
+    /// Borrows the pages of a folio just split.
+    ///
+    /// # Safety
+    ///
+    /// `folio` was a folio of order `old_order` (less than
+    /// `usize::BITS`), split just now, and for `'a` the caller owns the
+    /// tag references of its pages.
+    #[inline]
+    pub unsafe fn from_raw(folio: *mut bindings::folio, old_order: u32) -> Self {
+        Self {
+            // SAFETY: A folio starts with its head page; per the safety
+            // requirements the caller owns its reference.
+            head: unsafe { TaggedPage::from_raw(folio.cast()) },
+            pages: 1 << old_order,
+        }
+    }
+
+    /// The first page of the folio it was.
+    #[inline]
+    pub fn head(&self) -> &'a TaggedPage {
+        self.head
+    }
+
+    /// The pages from the `step`-th on, every `step`-th one (`step` at
+    /// least 1): the heads of the new folios after the first when `step`
+    /// is their size.
+    pub fn pages_from(&self, step: usize) -> impl Iterator<Item = &'a TaggedPage> + '_ {
+        let head = self.head;
+        (step.max(1)..self.pages)
+            .step_by(step.max(1))
+            // SAFETY: `i` is less than the old folio's size, whose pages
+            // the caller owns.
+            .map(move |i| unsafe { head.nth(i) })
+    }
+}
+
+/// Pages allocated before their page_ext existed (page_ext comes late in
+/// boot, in `page_ext_init()`), in page_ext mode with debugging: they have
+/// no reference, and freeing one later would report. A table of `N` of
+/// them, bounded as upstream's fix has it, marked "empty" once page_ext
+/// exists ([`EarlyPages::mark_empty`]).
+pub struct EarlyPages<const N: usize> {
+    pages: [AtomicPtr<bindings::page>; N],
+    /// How many were seen, recorded or not.
+    seen: AtomicUsize,
+}
+
+impl<const N: usize> Default for EarlyPages<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> EarlyPages<N> {
+    /// An empty table.
+    pub const fn new() -> Self {
+        Self {
+            pages: [const { AtomicPtr::new(ptr::null_mut()) }; N],
+            seen: AtomicUsize::new(0),
+        }
+    }
+
+    /// Remembers `page`, allocated while it had no page_ext.
+    #[cold]
+    pub fn record(&self, page: &TaggedPage) {
+        if let Some(slot) = self.pages.get(self.seen.fetch_add(1, Relaxed)) {
+            slot.store(page.as_ptr(), Relaxed);
+        }
+    }
+
+    /// Marks the page_ext slot of every page recorded "empty" if it holds
+    /// no reference, unless it was freed and allocated again meanwhile:
+    /// how many it marked, and how many more were seen than recorded.
+    ///
+    /// Once every page has its page_ext (`page_alloc_tagging_ops.init`).
+    pub fn mark_empty(&self) -> (usize, usize) {
+        let seen = self.seen.load(Relaxed);
+        let mut marked = 0;
+        for page in self.pages.iter().take(seen).map(|p| p.load(Relaxed)) {
+            if page.is_null() {
+                continue;
+            }
+            // SAFETY: A page of the memory map, which stays (pages of
+            // early boot are never hot-removed).
+            let ext = unsafe { bindings::page_ext_get(page) };
+            let Some(ext) = ptr::NonNull::new(ext) else {
+                continue;
+            };
+            // SAFETY: A valid slot, aligned for a pointer. The page may be
+            // freed or allocated meanwhile, but others write the slot with
+            // single stores of the whole pointer: it changes from "none" to
+            // "empty" only, in one atomic step, so a reference an
+            // allocation sets is never lost.
+            let slot = unsafe { AtomicPtr::from_ptr(ext_slot(ext)) };
+            let empty = EMPTY_INDEX as *mut bindings::codetag;
+            marked += slot
+                .compare_exchange(ptr::null_mut(), empty, Relaxed, Relaxed)
+                .is_ok() as usize;
+            // SAFETY: The reference `page_ext_get()` gave.
+            unsafe { bindings::page_ext_put(ext.as_ptr()) };
+        }
+        (marked, seen.saturating_sub(N))
     }
 }
