@@ -25,10 +25,10 @@ use core::{
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
-        boot_param::{Param, Setup},
-        codetag::{CodeTag, TagPosition, TagWalk, Tags, Type},
+        boot_param::{Boot, Param, Setup},
+        codetag::{TagPosition, TagWalk, Tags, Type},
         notice_unprefixed,
-        pgtag::COMPRESSED_KEY,
+        pgtag::{self, COMPRESSED_KEY},
         published::Published,
         seq_file::{ProcEntry, ProcIoctlFile, SeqIoctl, SeqRecords},
         static_key::StaticKey,
@@ -111,11 +111,10 @@ static COMPRESSED_BITS: AtomicU32 = AtomicU32::new(u32::MAX);
 /// is disabled (mm/pgtag/ warns with the numbers). Early parameters come
 /// in command line order, so each one that matters applies them again.
 #[link_section = ".init.text"]
-fn apply_compressed() {
+fn apply_compressed(boot: &Boot) {
     let compressed = COMPRESSED.load(Ordering::Relaxed);
     let bits = COMPRESSED_BITS.load(Ordering::Relaxed);
-    // SAFETY: Early boot, single-threaded, before pages are accounted.
-    if !unsafe { bindings::pgtag_compressed_setup(compressed, bits) } {
+    if !pgtag::compressed_setup(boot, compressed, bits) {
         PROFILING_SUPPORT.store(false, Ordering::Relaxed);
         if mem_alloc_profiling_key.is_enabled() {
             mem_alloc_profiling_key.disable();
@@ -126,8 +125,7 @@ fn apply_compressed() {
 /// Every page has its page_ext now: mm/pgtag/ marks the pages allocated
 /// before (debugging).
 extern "C" fn init_page_alloc_tagging() {
-    // SAFETY: Called by page_ext once, when every page_ext exists.
-    unsafe { bindings::pgtag_page_ext_ready() };
+    pgtag::page_ext_ready();
 }
 
 /// Returns whether profiling is disabled for good (`=never`).
@@ -183,7 +181,7 @@ struct CompressedBitsParam;
 #[cfg(CONFIG_MEM_ALLOC_PROFILING_DEBUG)]
 impl Setup for CompressedBitsParam {
     #[link_section = ".init.text"]
-    fn setup(value: Option<&CStr>) -> c_int {
+    fn setup(value: Option<&CStr>, boot: &Boot) -> c_int {
         match value.and_then(|v| param::parse_compressed_bits(v.as_bytes())) {
             Some(bits) => COMPRESSED_BITS.store(bits, Ordering::Relaxed),
             None => {
@@ -191,7 +189,7 @@ impl Setup for CompressedBitsParam {
                 return EINVAL.to_errno();
             }
         }
-        apply_compressed();
+        apply_compressed(boot);
         0
     }
 }
@@ -203,7 +201,7 @@ struct ModuleTagsParam;
 #[cfg(CONFIG_MODULES)]
 impl Setup for ModuleTagsParam {
     #[link_section = ".init.text"]
-    fn setup(value: Option<&CStr>) -> c_int {
+    fn setup(value: Option<&CStr>, _boot: &Boot) -> c_int {
         // `__setup()` values are never NULL; read one as empty.
         let value = value.map_or(&b""[..], CStr::as_bytes);
         match param::parse_module_tags(value) {
@@ -225,7 +223,7 @@ struct MemProfilingParam;
 
 impl Setup for MemProfilingParam {
     #[link_section = ".init.text"]
-    fn setup(value: Option<&CStr>) -> c_int {
+    fn setup(value: Option<&CStr>, boot: &Boot) -> c_int {
         let Some(value) = value.map(CStr::as_bytes) else {
             pr_err!("sysctl.vm.mem_profiling needs a value: 0, 1 or never\n");
             return EINVAL.to_errno();
@@ -264,7 +262,7 @@ impl Setup for MemProfilingParam {
             }
         }
         COMPRESSED.store(setting.compressed, Ordering::Relaxed);
-        apply_compressed();
+        apply_compressed(boot);
         0
     }
 }
@@ -317,11 +315,13 @@ fn alloc_tag_type() -> Option<&'static Type> {
     ALLOC_TAG_TYPE.get()
 }
 
-/// Returns the allocation tag that embeds a code tag of the allocation type.
-pub(crate) fn alloc_tag(ct: &CodeTag) -> &Tag {
-    // SAFETY: Every code tag of the "alloc_tags" sections is the `ct` field
-    // of a `struct alloc_tag` (`DEFINE_ALLOC_TAG()`).
-    unsafe { Tag::from_codetag(ct) }
+/// A place in a ranking of tags by bytes: `alloc_tag_top_users()`'s
+/// `struct codetag_bytes`, or a tag with its bytes for `show_mem()`.
+trait TopSlot<'a>: top::Ranked {
+    /// An unfilled slot.
+    const EMPTY: Self;
+    /// `tag`, with `bytes` allocated.
+    fn of(tag: &'a Tag, bytes: i64) -> Self;
 }
 
 impl top::Ranked for bindings::codetag_bytes {
@@ -330,19 +330,41 @@ impl top::Ranked for bindings::codetag_bytes {
     }
 }
 
-/// Fills `slots` with the tags of `tags` that have the most bytes allocated,
-/// largest first, and returns how many it filled.
-fn top_users(tags: &Tags<'_>, slots: &mut [bindings::codetag_bytes]) -> usize {
-    slots.fill(bindings::codetag_bytes {
+impl TopSlot<'_> for bindings::codetag_bytes {
+    const EMPTY: Self = bindings::codetag_bytes {
         ct: ptr::null_mut(),
         bytes: 0,
-    });
+    };
+
+    fn of(tag: &Tag, bytes: i64) -> Self {
+        bindings::codetag_bytes {
+            ct: tag.ct().as_ptr(),
+            bytes,
+        }
+    }
+}
+
+impl top::Ranked for (Option<&Tag>, i64) {
+    fn bytes(&self) -> i64 {
+        self.1
+    }
+}
+
+impl<'a> TopSlot<'a> for (Option<&'a Tag>, i64) {
+    const EMPTY: Self = (None, 0);
+
+    fn of(tag: &'a Tag, bytes: i64) -> Self {
+        (Some(tag), bytes)
+    }
+}
+
+/// Fills `slots` with the tags of `tags` that have the most bytes allocated,
+/// largest first, and returns how many it filled.
+fn top_users<'a, S: TopSlot<'a>>(tags: &'a Tags<'_>, slots: &mut [S]) -> usize {
+    slots.fill_with(|| S::EMPTY);
     let mut top = top::TopN::new(slots);
-    for (_, ct) in tags.iter() {
-        top.offer(bindings::codetag_bytes {
-            ct: ct.as_ptr(),
-            bytes: alloc_tag(ct).read().bytes as i64,
-        });
+    for tag in tags.alloc_tags() {
+        top.offer(S::of(tag, tag.read().bytes as i64));
     }
     top.len()
 }
@@ -406,20 +428,15 @@ pub extern "C" fn alloc_tag_show_top_users(can_sleep: bool) {
     let Some(locked) = read_tags(can_sleep) else {
         return;
     };
-    let mut slots = [bindings::codetag_bytes {
-        ct: ptr::null_mut(),
-        bytes: 0,
-    }; SHOW_MEM_TAGS];
+    let mut slots = [(None, 0); SHOW_MEM_TAGS];
     let n = top_users(&locked, &mut slots);
     if n == 0 {
         return;
     }
     notice_unprefixed(fmt!("Memory allocations:\n"));
-    for slot in slots.iter().take(n) {
-        // SAFETY: `top_users` gave tags listed under the lock `locked`
-        // still holds.
-        let ct = unsafe { CodeTag::from_raw(slot.ct) };
-        let counters = alloc_tag(ct).read();
+    for tag in slots.iter().take(n).filter_map(|s| s.0) {
+        let ct = tag.ct();
+        let counters = tag.read();
         let (size, calls) = (counters.size_text(), counters.calls);
         let (file, line, func) = (ct.filename(), ct.lineno(), ct.function());
         match ct.modname() {
@@ -450,18 +467,18 @@ impl SeqRecords for AllocInfo {
         )
         .ok()?;
         for _ in 0..=pos {
-            state.walk.advance()?;
+            state.walk.advance_tag()?;
         }
         Some(state)
     }
 
     fn next(&mut self) -> bool {
-        self.walk.advance().is_some()
+        self.walk.advance_tag().is_some()
     }
 
     fn show(&mut self, out: &mut [u8]) -> Option<usize> {
-        let ct = self.walk.current()?;
-        let counters = alloc_tag(ct).read();
+        let tag = self.walk.current_tag()?;
+        let (ct, counters) = (tag.ct(), tag.read());
         let row = format::Row {
             bytes: counters.bytes as i64,
             calls: counters.calls,
@@ -486,11 +503,12 @@ struct IoctlState {
 }
 
 impl IoctlState {
-    /// Whether the state's filter takes `ct`.
-    fn takes(&self, ct: &CodeTag) -> bool {
+    /// Whether the state's filter takes `tag`.
+    fn takes(&self, tag: &Tag) -> bool {
         let Some(f) = &self.filter else {
             return true;
         };
+        let ct = tag.ct();
         let site = filter::Site {
             modname: ct.modname().map(CStr::as_bytes),
             function: ct.function().as_bytes(),
@@ -498,7 +516,7 @@ impl IoctlState {
             lineno: ct.lineno(),
             accurate: ct.is_accurate(),
         };
-        f.matches(&site, || alloc_tag(ct).read().bytes)
+        f.matches(&site, || tag.read().bytes)
     }
 }
 
@@ -515,8 +533,8 @@ fn name_field(name: &CStr) -> [c_char; filter::STR_SIZE] {
 }
 
 /// What the ioctls give of a tag.
-fn tag_data(ct: &CodeTag) -> bindings::allocinfo_tag_data {
-    let counters = alloc_tag(ct).read();
+fn tag_data(tag: &Tag) -> bindings::allocinfo_tag_data {
+    let (ct, counters) = (tag.ct(), tag.read());
     bindings::allocinfo_tag_data {
         tag: bindings::allocinfo_tag {
             modname: name_field(ct.modname().unwrap_or(c_str!(""))),
@@ -558,13 +576,13 @@ fn ioctl_get_at(state: &mut IoctlState, ty: &Type, arg: UserSlice) -> Result<i32
     let mut walk = tags.walk();
     let mut skip = params.pos;
     let data = loop {
-        let Some(ct) = walk.advance() else {
+        let Some(tag) = walk.advance_tag() else {
             state.at = Some(walk.position());
             return Err(ENOENT);
         };
-        if state.takes(ct) {
+        if state.takes(tag) {
             if skip == 0 {
-                break tag_data(ct);
+                break tag_data(tag);
             }
             skip -= 1;
         }
@@ -587,8 +605,8 @@ fn ioctl_get_next(state: &mut IoctlState, ty: &Type, arg: UserSlice) -> Result<i
         None => tags.walk(),
     };
     let data = loop {
-        match walk.advance() {
-            Some(ct) if state.takes(ct) => break tag_data(ct),
+        match walk.advance_tag() {
+            Some(tag) if state.takes(tag) => break tag_data(tag),
             Some(_) => {}
             None => {
                 state.at = None;

@@ -42,26 +42,25 @@
 //!   area's own alignment): this module's load fails (`ENOMEM`, `EINVAL`).
 //!   Both concern this module only; profiling goes on for the rest.
 
-use crate::{alloc_tag, alloc_tag_type, shutdown_mem_profiling, PROFILING_SUPPORT};
+use crate::{alloc_tag_type, shutdown_mem_profiling, PROFILING_SUPPORT};
 use core::{
-    cell::UnsafeCell,
+    cell::RefCell,
     ffi::{c_int, c_void},
     mem::size_of,
     ptr,
     sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
 };
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KBox, KVec},
+    alloc::{flags::GFP_KERNEL, KBox},
     alloc_tag::{
         area::{Area, AreaGuard, VmArea},
-        codetag::{CodeTag, KModule, Module, Type, Writer},
+        codetag::{KModule, Listing, Unlisting, Writer},
         pgtag,
         published::Published,
         seq_file::{SeqFile, SingleFile, SingleShow},
-        Tag,
     },
     bindings, c_str,
-    ffi::{c_char, c_ulong},
+    ffi::c_ulong,
     fmt,
     page::PAGE_SIZE,
     prelude::*,
@@ -96,26 +95,22 @@ const UNKNOWN: &CStr = c_str!("(unknown)");
 /// are zero) or dead (the module is gone and so are its tags' counters, but
 /// the range could not be erased: reclaimed as soon as possible).
 ///
+/// The tags themselves, and the copies of their strings once kept, belong
+/// to the allocation tag type's entry for the module (`codetag::Module`);
+/// the range only says whose they are.
+///
 /// # Invariants
 ///
-/// `module`, `kept` and `strings` change only with the area locked, and
-/// `strings` is only used then. `name` is NUL-terminated.
+/// `module` and `kept` change only with the area locked. `name` is
+/// NUL-terminated.
 struct ModRange {
     /// The module, NULL once it was unloaded.
     module: AtomicPtr<bindings::module>,
     /// Whether the range's tags stay after their module, counting.
     kept: AtomicBool,
-    /// The module's name, NUL-padded.
+    /// The module's name, NUL-padded, for messages.
     name: [u8; NAME_LEN],
-    /// Copies of the strings of the tags of an unloaded module.
-    strings: UnsafeCell<KVec<u8>>,
 }
-
-// SAFETY: `strings` is only used under the area's lock (invariant); the rest
-// is atomic or immutable.
-unsafe impl Sync for ModRange {}
-// SAFETY: Nothing in a range is tied to a thread.
-unsafe impl Send for ModRange {}
 
 impl ModRange {
     fn new(module: &KModule) -> Self {
@@ -131,7 +126,6 @@ impl ModRange {
             module: AtomicPtr::new(module.as_ptr()),
             kept: AtomicBool::new(false),
             name,
-            strings: UnsafeCell::new(KVec::new()),
         }
     }
 
@@ -156,51 +150,21 @@ impl ModRange {
     }
 }
 
-/// The allocation tags in `start..start + len` of the area.
-///
-/// # Safety
-///
-/// `start..start + len` is a range of the area, locked, and holds tags.
-unsafe fn tags_in<'a>(start: usize, len: usize) -> impl Iterator<Item = &'a Tag> {
-    (0..len / TAG_SIZE).map(move |i| {
-        let ct = (start + i * TAG_SIZE) as *const bindings::codetag;
-        // SAFETY: Per the safety requirements each slot is a mapped tag;
-        // `ct` is its first field.
-        unsafe { Tag::from_codetag(CodeTag::from_raw(ct)) }
-    })
-}
-
 /// Frees dead ranges and the kept ranges whose tags no longer count
-/// anything.
-///
-/// An unloaded module allocates nothing more, so a kept tag's bytes only go
-/// down, on every CPU (a split of a page it accounts adds calls, never
-/// bytes). Each per-CPU read of the bytes is then at least that CPU's value
-/// at the end of the reads, so reads that sum to zero mean the tag
-/// accounted nothing by then (the sum cannot go below zero): no page or
-/// object refers to it, and nothing can change its counters any more.
+/// anything (the type forgets them first, with their counters: see
+/// `Writer::forget_unloaded` for why a zero sum is final).
 fn reclaim(w: &mut Writer<'_>, a: &mut AreaGuard<'_, ModRange>) {
+    // Both callbacks ask the type, one after the other.
+    let w = RefCell::new(w);
     a.reclaim(
-        |start, len, r| {
-            !r.is_live()
-                && (!r.is_kept()
-                    // SAFETY: The area is locked and `start..start + len`
-                    // is a kept range, whose tags have counters.
-                    || unsafe { tags_in(start, len) }.all(|t| t.read() == Default::default()))
+        |start, _, r| {
+            !r.is_live() && (!r.is_kept() || w.borrow_mut().unloaded_idle(start as *const u8))
         },
-        |start, len, r| {
-            if !r.is_kept() {
-                return;
+        |start, _, r| {
+            // Still mapped: the type unlists the tags before they go.
+            if r.is_kept() && w.borrow_mut().forget_unloaded(start as *const u8) {
+                pr_info!("reclaimed the tags of unloaded module {}\n", r.name());
             }
-            w.forget_unloaded(start as *const u8);
-            // SAFETY: The tags were just unlisted with the type's write lock
-            // held and are still mapped; they count nothing and their module
-            // is gone.
-            for t in unsafe { tags_in(start, len) } {
-                // SAFETY: As above.
-                unsafe { t.free_counters() };
-            }
-            pr_info!("reclaimed the tags of unloaded module {}\n", r.name());
         },
     );
 }
@@ -366,12 +330,15 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
     cmod: *mut bindings::codetag_module,
 ) -> c_int {
     // SAFETY: Per the safety requirements.
-    let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
+    let listing = unsafe { Listing::from_raw(cttype, cmod) };
     // Module entries are listed for modules, the kernel's at boot.
-    let Some(module) = m.kmodule() else {
+    let Some(module) = listing.entry().kmodule() else {
         return 0;
     };
-    let (start, size) = (m.start() as usize, m.tags(ty.tag_size()).count() * TAG_SIZE);
+    let (start, size) = (
+        listing.entry().start() as usize,
+        listing.tags().count() * TAG_SIZE,
+    );
     if let Some(area) = area() {
         let full = {
             let a = area.lock();
@@ -399,25 +366,19 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
             None => {}
         }
     }
-    for (i, ct) in m.tags(ty.tag_size()).enumerate() {
-        // SAFETY: The write lock is held; the module's code has not run.
-        if unsafe { alloc_tag(ct).alloc_counters() }.is_err() {
-            pr_err!(
-                "module {}: cannot allocate the counters of its allocation tags\n",
-                module
-            );
-            for ct in m.tags(ty.tag_size()).take(i) {
-                // SAFETY: As above; the load fails, so the tags are unlisted.
-                unsafe { alloc_tag(ct).free_counters() };
-            }
-            return ENOMEM.to_errno();
-        }
+    if let Err(e) = listing.alloc_counters() {
+        pr_err!(
+            "module {}: cannot allocate the counters of its allocation tags\n",
+            module
+        );
+        return e.to_errno();
     }
     0
 }
 
 /// `codetag_type_desc.module_unload`: reports each tag still in use and
-/// keeps the tags if there is one (returns whether there was none).
+/// keeps the tags if there is one (returns whether there was none); the
+/// type frees the counters of tags it does not keep.
 ///
 /// # Safety
 ///
@@ -427,12 +388,13 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
     cmod: *mut bindings::codetag_module,
 ) -> bool {
     // SAFETY: Per the safety requirements.
-    let (ty, m) = unsafe { (Type::from_raw(cttype), Module::from_raw(cmod)) };
-    let name = m.kmodule().map_or(UNKNOWN, KModule::name);
+    let unlisting = unsafe { Unlisting::from_raw(cttype, cmod) };
+    let module = unlisting.entry().module();
     let mut in_use = 0usize;
-    for ct in m.tags(ty.tag_size()) {
+    for tag in unlisting.alloc_tags() {
+        let ct = tag.ct();
         // Bytes and calls, as reclaiming needs both at zero.
-        let counters = alloc_tag(ct).read();
+        let counters = tag.read();
         if counters == Default::default() {
             continue;
         }
@@ -446,103 +408,54 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_unload(
             counters.bytes
         );
     }
-    if in_use != 0 {
-        if keep(ty, m) {
-            pr_info!(
-                "module {} unloaded with {} tags in use; keeping its tags\n",
-                name,
-                in_use
-            );
-            return false;
-        }
+    if in_use == 0 {
+        return true;
+    }
+    if let Err(unlisting) = keep(module, unlisting, in_use) {
         // Not in the area: the area was full or could not index them when
         // the module was listed, so profiling was off before its code ran.
         pr_err!(
             "module {}: {} tags in use outside the module tag area; dropping them\n",
-            name,
+            unlisting.entry().kmodule().map_or(UNKNOWN, KModule::name),
             in_use
         );
+        return true;
     }
-    for ct in m.tags(ty.tag_size()) {
-        // SAFETY: The write lock is held and the tags are being unlisted;
-        // nothing counts with them.
-        unsafe { alloc_tag(ct).free_counters() };
-    }
-    true
+    false
 }
 
-/// Keeps an unloading module's tags: marks its range kept and gives the
-/// tags copies of their strings, or placeholders if the copies cannot be
-/// had. Allocates nothing it needs: `false` only if the tags are not in the
-/// area.
-fn keep(ty: &Type, m: &Module) -> bool {
+/// Keeps an unloading module's tags: marks its range kept and has the type
+/// keep them, with copies of their strings or placeholders if the copies
+/// cannot be had. Allocates nothing it needs: gives `unlisting` back only
+/// if the tags are not in the area.
+fn keep<'a>(
+    module: *mut bindings::module,
+    unlisting: Unlisting<'a>,
+    in_use: usize,
+) -> Result<(), Unlisting<'a>> {
     let Some(area) = area() else {
-        return false;
+        return Err(unlisting);
     };
     let a = area.lock();
-    let module = m.module();
     let Some((_, _, r)) = a.iter_rev().find(|(_, _, r)| r.is_of(module)) else {
-        return false;
+        return Err(unlisting);
     };
-    let tags = || m.tags(ty.tag_size());
-    // The module's name lives in the range; one copy of each file name and
-    // function name (tags of one file follow each other).
-    let mut total = 0;
-    let mut prev = ptr::null();
-    for ct in tags() {
-        if !ptr::eq(ct.filename().as_char_ptr(), prev) {
-            total += ct.filename().len_with_nul();
-            prev = ct.filename().as_char_ptr();
-        }
-        total += ct.function().len_with_nul();
+    if !unlisting.keep() {
+        pr_warn!(
+            "module {}: no memory to copy the names of its tags; they stay as {}\n",
+            r.name(),
+            UNKNOWN
+        );
     }
-    let modname = r.name().as_char_ptr();
-    match KVec::<u8>::with_capacity(total, GFP_KERNEL) {
-        Ok(mut strings) => {
-            // The capacity is exact, so the bytes never move: each tag can
-            // point at its copies as they are made.
-            let base = strings.as_mut_ptr().cast::<c_char>();
-            let (mut prev, mut file) = (ptr::null(), ptr::null());
-            for ct in tags() {
-                let mut copy = |s: &CStr| {
-                    let at = strings.len();
-                    // Within the capacity: no allocation, cannot fail.
-                    let _ = strings.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL);
-                    base.wrapping_add(at).cast_const()
-                };
-                if !ptr::eq(ct.filename().as_char_ptr(), prev) {
-                    prev = ct.filename().as_char_ptr();
-                    file = copy(ct.filename());
-                }
-                let function = copy(ct.function());
-                // SAFETY: The copies are NUL-terminated and live in
-                // `strings`, which the range owns until it is reclaimed,
-                // after the tags are unlisted; the module name lives in the
-                // range too. The type's write lock is held (our caller's).
-                unsafe { ct.keep_strings(file, function, modname) };
-            }
-            // SAFETY: The area is locked: nobody else uses `strings`
-            // (invariant).
-            unsafe { *r.strings.get() = strings };
-        }
-        Err(_) => {
-            pr_warn!(
-                "module {}: no memory to copy the names of its tags; they stay as {}\n",
-                r.name(),
-                UNKNOWN
-            );
-            for ct in tags() {
-                // SAFETY: Static strings, and the name in the range, which
-                // lives until the tags are unlisted; the type's write lock
-                // is held (our caller's).
-                unsafe { ct.keep_strings(UNKNOWN.as_char_ptr(), UNKNOWN.as_char_ptr(), modname) };
-            }
-        }
-    }
+    pr_info!(
+        "module {} unloaded with {} tags in use; keeping its tags\n",
+        r.name(),
+        in_use
+    );
     // INVARIANT: With the area locked.
     r.kept.store(true, Ordering::Relaxed);
     r.module.store(ptr::null_mut(), Ordering::Relaxed);
-    true
+    Ok(())
 }
 
 /// The debugfs file `alloc_tag/module_area`: the area's figures.
@@ -622,7 +535,8 @@ pub(crate) fn init() {
         (a.base(), a.capacity())
     };
     // Module tags get the page tag indexes after the kernel's.
-    // SAFETY: No module was loaded yet.
-    unsafe { bindings::pgtag_set_module_area(base, capacity) };
+    if pgtag::set_module_area(base, capacity).is_err() {
+        pr_err!("the module tag area was set up twice\n");
+    }
     MODULE_AREA_FOPS.create_in_debugfs(c_str!("alloc_tag"), c_str!("module_area"), 0o400);
 }

@@ -11,7 +11,7 @@
 //!
 //! impl Setup for Verbose {
 //!     #[link_section = ".init.text"]
-//!     fn setup(value: Option<&CStr>) -> c_int {
+//!     fn setup(value: Option<&CStr>, _boot: &Boot) -> c_int {
 //!         // ...
 //!         0
 //!     }
@@ -27,6 +27,12 @@
 use crate::{ffi::c_char, str::CStr};
 use core::ffi::c_int;
 
+/// Proof that the code holding it runs as a boot parameter's handler:
+/// single-threaded, in `start_kernel()` before `mm_core_init()`, so before
+/// the page allocator has given out a page. Only [`Param`]'s C handler makes
+/// one.
+pub struct Boot(());
+
 /// The handler of a boot parameter; it runs at boot, single-threaded, and
 /// may be `.init.text`.
 pub trait Setup {
@@ -34,7 +40,7 @@ pub trait Setup {
     /// without `=`. Returns what C's handler would: for `early_param()`, 0
     /// or a negative errno; for `__setup()`, 1 once handled (0 hands the
     /// parameter on to init's environment).
-    fn setup(value: Option<&CStr>) -> c_int;
+    fn setup(value: Option<&CStr>, boot: &Boot) -> c_int;
 }
 
 /// An entry of the `.init.setup` table: C's `struct obs_kernel_param`, which
@@ -90,5 +96,7 @@ unsafe extern "C" fn call_setup<T: Setup>(value: *mut c_char) -> c_int {
     // SAFETY: Per the safety requirements, a non-NULL `value` is a
     // NUL-terminated string valid for the call.
     let value = (!value.is_null()).then(|| unsafe { CStr::from_char_ptr(value) });
-    T::setup(value)
+    // `init/main.c` calls the handlers from `parse_early_param()` and
+    // `parse_args()` in `start_kernel()`, both before `mm_core_init()`.
+    T::setup(value, &Boot(()))
 }

@@ -9,7 +9,10 @@
 //!
 //! C header: [`include/linux/codetag.h`](srctree/include/linux/codetag.h).
 
-use super::rwsem::{ReadGuard, RwSem, WriteGuard};
+use super::{
+    rwsem::{ReadGuard, RwSem, WriteGuard},
+    Tag,
+};
 use crate::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
@@ -138,12 +141,31 @@ impl CodeTag {
 /// `start..stop` is an array of tags of the owning type's `tag_size`, valid
 /// while the module is registered with the type. `module` is NULL for the
 /// kernel image and for tags `kept` after their module was unloaded.
+/// `kept_name` is NUL-terminated. An entry is boxed, so it does not move
+/// while it is listed: kept tags point into `kept_name` and
+/// `kept_strings`.
 pub struct Module {
     module: *mut bindings::module,
     start: *mut u8,
     stop: *mut u8,
     kept: bool,
+    /// The module's name, for tags kept after it.
+    kept_name: [u8; KEPT_NAME_LEN],
+    /// Copies of the file and function names of tags kept after their
+    /// module.
+    kept_strings: KVec<u8>,
+    /// Whether the type's `module_unload` callback asked to keep the tags
+    /// ([`Unlisting::keep`]), which made their strings outlive the module.
+    keep_asked: bool,
 }
+
+/// Room for a module's name: C's `MODULE_NAME_LEN` is `64 - sizeof(long)`,
+/// a macro bindgen cannot evaluate.
+const KEPT_NAME_LEN: usize = 64;
+
+/// What kept tags show for a file or function name when no copy of it
+/// could be had.
+const UNKNOWN: &CStr = crate::c_str!("(unknown)");
 
 impl Module {
     /// Borrows the module entry C got from a type callback.
@@ -227,7 +249,7 @@ impl Module {
 struct Modules {
     /// Slots indexed by module id; a freed slot is reused by the next load,
     /// lowest first, so ids behave as C's IDR did. Slot 0 is the kernel.
-    slots: KVec<Option<Module>>,
+    slots: KVec<Option<KBox<Module>>>,
     /// Number of tags over all slots.
     count: usize,
     /// Changes (goes up) whenever a module's tags are added or removed:
@@ -317,13 +339,16 @@ struct Modules {
 /// # Invariants
 ///
 /// `modules` is only accessed with `lock` held: shared for reading,
-/// exclusive for writing.
+/// exclusive for writing. If `alloc`, every tag of the type is the `ct`
+/// field of a `struct alloc_tag`.
 #[pin_data]
 pub struct Type {
     #[pin]
     lock: RwSem,
     desc: bindings::codetag_type_desc,
     modules: UnsafeCell<Modules>,
+    /// Whether the type's tags are allocation tags.
+    alloc: bool,
 }
 
 // SAFETY: `modules` is protected by `lock` (type invariant); `desc` is
@@ -380,6 +405,13 @@ impl Type {
         if desc.tag_size == 0 || desc.section.is_null() {
             return Err(EINVAL);
         }
+        // SAFETY: Not NULL (checked above); a static string, as for
+        // `Type::section`.
+        let section = unsafe { CStr::from_char_ptr(desc.section) };
+        // INVARIANT: `DEFINE_ALLOC_TAG()` puts `struct alloc_tag`s, and
+        // nothing else, in the "alloc_tags" sections.
+        let alloc = section.as_bytes() == b"alloc_tags"
+            && desc.tag_size == core::mem::size_of::<bindings::alloc_tag>();
         let t = KBox::pin_init(
             pin_init!(Type {
                 lock <- RwSem::new(
@@ -392,6 +424,7 @@ impl Type {
                     count: 0,
                     content_id: 0,
                 }),
+                alloc,
             }),
             GFP_KERNEL,
         )?;
@@ -515,7 +548,7 @@ impl Type {
             .iter()
             .enumerate()
             .skip(cur.mod_id)
-            .find_map(|(id, s)| s.as_ref().map(|m| (id, m)))
+            .find_map(|(id, s)| s.as_deref().map(|m| (id, m)))
         {
             cur.mod_id = id;
             let prev = if ptr::eq(cur.cmod, m) {
@@ -565,12 +598,18 @@ impl Type {
             return Ok(());
         }
         // INVARIANT: The linker placed `start..stop` as the section of tags.
-        let entry = Module {
-            module,
-            start: start as *mut u8,
-            stop: stop as *mut u8,
-            kept: false,
-        };
+        let entry = KBox::new(
+            Module {
+                module,
+                start: start as *mut u8,
+                stop: stop as *mut u8,
+                kept: false,
+                kept_name: [0; KEPT_NAME_LEN],
+                kept_strings: KVec::new(),
+                keep_asked: false,
+            },
+            GFP_KERNEL,
+        )?;
         let mut w = self.write();
         let modules = w.modules();
         let n = entry.len(self.desc.tag_size);
@@ -589,7 +628,7 @@ impl Type {
         let Some(load) = self.desc.module_load else {
             return Ok(());
         };
-        let Some(m) = modules.slots.get(id).and_then(Option::as_ref) else {
+        let Some(m) = modules.slots.get(id).and_then(Option::as_deref) else {
             return Ok(());
         };
         // SAFETY: The callback was registered for this type; it gets the
@@ -619,20 +658,24 @@ impl Type {
             return false;
         };
         let mut unused = true;
-        if let (Some(unload), Some(m)) = (self.desc.module_unload, slot.as_ref()) {
+        if let (Some(unload), Some(m)) = (self.desc.module_unload, slot.as_deref_mut()) {
             // SAFETY: As for `module_load`: matching type and entry, lock held.
-            unused = unsafe { unload(self.as_ptr(), m.as_ptr()) };
+            unused = unsafe { unload(self.as_ptr(), ptr::from_mut(m).cast()) };
         }
-        if unused {
+        // Kept only if the callback made the strings outlive the module.
+        let keep = !unused && slot.as_deref().is_some_and(|m| m.keep_asked);
+        if !keep {
             if let Some(m) = slot.take() {
                 modules.count -= m.len(tag_size);
                 modules.content_id += 1;
+                // Unlisted, and the module's code does not run again.
+                free_idle_counters(self, &m);
             }
         } else if let Some(m) = slot.as_mut() {
             m.module = ptr::null_mut();
             m.kept = true;
         }
-        !unused
+        keep
     }
 
     /// Calls `f` with the `desc` of every type whose module output section
@@ -663,22 +706,263 @@ impl Writer<'_> {
         unsafe { &mut *self.ty.modules.get() }
     }
 
-    /// Drops the kept tags of an unloaded module that start at `start`;
-    /// returns whether there were any.
+    /// Returns whether the tags of an unloaded module kept at `start`
+    /// count nothing any more: allocation tags whose bytes and calls are
+    /// all zero (other types' tags count nothing). `false` if no tags are
+    /// kept there.
+    pub fn unloaded_idle(&mut self, start: *const u8) -> bool {
+        let ty = self.ty;
+        self.modules()
+            .slots
+            .iter()
+            .flatten()
+            .find(|m| m.kept && ptr::eq(m.start, start))
+            .is_some_and(|m| idle(ty, m))
+    }
+
+    /// Drops the kept tags of an unloaded module that start at `start` if
+    /// they count nothing any more ([`Writer::unloaded_idle`]), with their
+    /// counters and the copies of their strings; returns whether it did.
     pub fn forget_unloaded(&mut self, start: *const u8) -> bool {
-        let tag_size = self.ty.desc.tag_size;
+        let ty = self.ty;
         let modules = self.modules();
         let Some(slot) = modules.slots.iter_mut().find(|s| {
-            s.as_ref()
-                .is_some_and(|m| m.kept && ptr::eq(m.start, start))
+            s.as_deref()
+                .is_some_and(|m| m.kept && ptr::eq(m.start, start) && idle(ty, m))
         }) else {
             return false;
         };
         if let Some(m) = slot.take() {
-            modules.count -= m.len(tag_size);
+            modules.count -= m.len(ty.desc.tag_size);
             modules.content_id += 1;
+            // The entry is unlisted, its module is gone and its tags count
+            // nothing: nothing can count with them again.
+            free_idle_counters(ty, &m);
         }
         true
+    }
+}
+
+/// The allocation tags of `m`, an entry of `ty`: none unless `ty` is the
+/// allocation tag type.
+fn alloc_tags_of<'a>(ty: &Type, m: &'a Module) -> impl Iterator<Item = &'a Tag> + 'a {
+    let alloc = ty.alloc;
+    m.tags(ty.desc.tag_size)
+        .take_while(move |_| alloc)
+        // SAFETY: The type's tags are allocation tags (type invariant).
+        .map(|ct| unsafe { Tag::from_codetag(ct) })
+}
+
+/// Whether the allocation tags of `m`, an entry of `ty`, count nothing.
+fn idle(ty: &Type, m: &Module) -> bool {
+    alloc_tags_of(ty, m).all(|t| t.read() == Default::default())
+}
+
+/// Frees the counters [`Tag::alloc_counters`] gave the allocation tags of
+/// `m`, an entry just unlisted from `ty` whose module's code no longer
+/// runs, that count nothing.
+///
+/// An unloaded module allocates nothing more, so a tag's bytes only go
+/// down, on every CPU (a split of a page it accounts adds calls, never
+/// bytes). Each per-CPU read of the bytes is then at least that CPU's value
+/// at the end of the reads, so reads that sum to zero mean the tag
+/// accounted nothing by then (the sum cannot go below zero): no page or
+/// object refers to it, and nothing can change its counters any more.
+///
+/// A tag still counting keeps its counters: profiling was shut down before
+/// its module ran (its tags were not kept), so nothing counts with them
+/// again; a few bytes are lost.
+fn free_idle_counters(ty: &Type, m: &Module) {
+    for t in alloc_tags_of(ty, m) {
+        if t.read() == Default::default() {
+            // SAFETY: The caller holds the type's lock for writing (its
+            // `Writer` or `remove_module`); the tag is unlisted and nothing
+            // counts with it any more (above).
+            unsafe { t.free_counters() };
+        }
+    }
+}
+
+/// A module's entry as a type's `module_load` callback gets it: the type's
+/// lock is held for writing and none of the module's code has run yet.
+pub struct Listing<'a> {
+    ty: &'a Type,
+    m: &'a Module,
+}
+
+impl<'a> Listing<'a> {
+    /// Takes the arguments of a `module_load` callback.
+    ///
+    /// # Safety
+    ///
+    /// `cttype` and `cmod` are the arguments the codetag core passed to a
+    /// type's `module_load` callback, which lasts for `'a`.
+    pub unsafe fn from_raw(
+        cttype: *mut bindings::codetag_type,
+        cmod: *mut bindings::codetag_module,
+    ) -> Self {
+        // SAFETY: Per the safety requirements: a registered type and one of
+        // its entries, the lock held for the callback.
+        unsafe {
+            Self {
+                ty: Type::from_raw(cttype),
+                m: Module::from_raw(cmod),
+            }
+        }
+    }
+
+    /// The type.
+    pub fn ty(&self) -> &'a Type {
+        self.ty
+    }
+
+    /// The module's entry.
+    pub fn entry(&self) -> &'a Module {
+        self.m
+    }
+
+    /// The module's tags.
+    pub fn tags(&self) -> impl Iterator<Item = &'a CodeTag> + 'a {
+        self.m.tags(self.ty.desc.tag_size)
+    }
+
+    /// Gives every allocation tag of the module per-CPU counters of its
+    /// own ([`Tag::alloc_counters`]), all or none: `ENOMEM` if one could
+    /// not be had, and those given before are freed again.
+    pub fn alloc_counters(&self) -> Result {
+        for (i, t) in alloc_tags_of(self.ty, self.m).enumerate() {
+            // SAFETY: The write lock is held and the module's code has not
+            // run (the callback's requirements).
+            if let Err(e) = unsafe { t.alloc_counters() } {
+                for t in alloc_tags_of(self.ty, self.m).take(i) {
+                    // SAFETY: As above; nothing counted with them yet.
+                    unsafe { t.free_counters() };
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A module's entry as a type's `module_unload` callback gets it: the
+/// type's lock is held for writing and the module's code does not run
+/// again. The entry is unlisted after the callback, its tags' counters
+/// freed where they count nothing, unless the callback asks to keep it
+/// ([`Unlisting::keep`]).
+pub struct Unlisting<'a> {
+    ty: &'a Type,
+    m: &'a mut Module,
+}
+
+impl<'a> Unlisting<'a> {
+    /// Takes the arguments of a `module_unload` callback.
+    ///
+    /// # Safety
+    ///
+    /// `cttype` and `cmod` are the arguments the codetag core passed to a
+    /// type's `module_unload` callback, which lasts for `'a`.
+    pub unsafe fn from_raw(
+        cttype: *mut bindings::codetag_type,
+        cmod: *mut bindings::codetag_module,
+    ) -> Self {
+        // SAFETY: Per the safety requirements: a registered type and one of
+        // its entries, the lock held for writing for the callback, and the
+        // core does not touch the entry meanwhile.
+        unsafe {
+            Self {
+                ty: Type::from_raw(cttype),
+                m: &mut *cmod.cast::<Module>(),
+            }
+        }
+    }
+
+    /// The module's entry.
+    pub fn entry(&self) -> &Module {
+        self.m
+    }
+
+    /// The module's tags.
+    pub fn tags(&self) -> impl Iterator<Item = &CodeTag> + '_ {
+        self.m.tags(self.ty.desc.tag_size)
+    }
+
+    /// The module's allocation tags (none unless the type is the
+    /// allocation tag type).
+    pub fn alloc_tags(&self) -> impl Iterator<Item = &Tag> + '_ {
+        alloc_tags_of(self.ty, self.m)
+    }
+
+    /// Keeps the tags listed after their module, marked unloaded, for as
+    /// long as the type has them ([`Writer::forget_unloaded`]), the
+    /// callback returning `false`. Their strings, which go with the
+    /// module's memory, are replaced by copies the entry owns: the module's
+    /// name in the entry itself, so it never fails; the file and function
+    /// names in one buffer if it can be had, else "(unknown)". Returns
+    /// whether the names were copied.
+    pub fn keep(self) -> bool {
+        let m = self.m;
+        let tag_size = self.ty.desc.tag_size;
+        let name = m.kmodule().map_or(UNKNOWN, KModule::name);
+        let mut kept_name = [0u8; KEPT_NAME_LEN];
+        // The last byte stays NUL (type invariant).
+        for (d, &s) in kept_name
+            .iter_mut()
+            .zip(name.as_bytes().iter().take(KEPT_NAME_LEN - 1))
+        {
+            *d = s;
+        }
+        m.kept_name = kept_name;
+        // One copy of each file name (tags of one file follow each other)
+        // and of each function name.
+        let mut total = 0;
+        let mut prev = ptr::null();
+        for ct in m.tags(tag_size) {
+            if !ptr::eq(ct.filename().as_char_ptr(), prev) {
+                total += ct.filename().len_with_nul();
+                prev = ct.filename().as_char_ptr();
+            }
+            total += ct.function().len_with_nul();
+        }
+        let copied = KVec::<u8>::with_capacity(total, GFP_KERNEL).is_ok_and(|strings| {
+            m.kept_strings = strings;
+            true
+        });
+        let modname = m.kept_name.as_ptr().cast::<crate::ffi::c_char>();
+        // The capacity is exact, so the bytes never move: each tag can
+        // point at its copies as they are made.
+        let base = m.kept_strings.as_mut_ptr().cast::<crate::ffi::c_char>();
+        let strings = &mut m.kept_strings;
+        let (mut prev, mut file) = (ptr::null(), UNKNOWN.as_char_ptr());
+        let tags = {
+            let (start, stop) = (m.start, m.stop);
+            (0..(stop as usize - start as usize) / tag_size).map(move |i| {
+                // SAFETY: Tags of the entry (type invariant of `Module`).
+                unsafe { CodeTag::from_raw(start.wrapping_add(i * tag_size).cast()) }
+            })
+        };
+        for ct in tags {
+            let mut function = UNKNOWN.as_char_ptr();
+            if copied {
+                let mut copy = |s: &CStr| {
+                    let at = strings.len();
+                    // Within the capacity: no allocation, cannot fail.
+                    let _ = strings.extend_from_slice(s.as_bytes_with_nul(), GFP_KERNEL);
+                    base.wrapping_add(at).cast_const()
+                };
+                if !ptr::eq(ct.filename().as_char_ptr(), prev) {
+                    prev = ct.filename().as_char_ptr();
+                    file = copy(ct.filename());
+                }
+                function = copy(ct.function());
+            }
+            // SAFETY: The write lock is held. The copies are NUL-terminated
+            // and live in the entry, boxed, until it is unlisted and
+            // dropped; so does the module's name; "(unknown)" is static.
+            unsafe { ct.keep_strings(file, function, modname) };
+        }
+        m.keep_asked = true;
+        copied
     }
 }
 
@@ -730,6 +1014,17 @@ impl<'a> Tags<'a> {
         let mut walk = self.walk();
         while walk.ordinal < at.ordinal && walk.advance().is_some() {}
         walk
+    }
+
+    /// Iterates over every allocation tag: none unless the type is the
+    /// allocation tag type.
+    pub fn alloc_tags(&self) -> impl Iterator<Item = &Tag> + '_ {
+        let alloc = self.ty.alloc;
+        self.iter()
+            .take_while(move |_| alloc)
+            // SAFETY: The type's tags are allocation tags (`alloc`, type
+            // invariant of `Type`), listed while `self` holds the lock.
+            .map(|(_, ct)| unsafe { Tag::from_codetag(ct) })
     }
 
     /// Iterates over every tag with the module it belongs to.
@@ -789,6 +1084,25 @@ impl TagWalk<'_> {
         // SAFETY: A non-NULL result is a tag of a registered module, which
         // stays registered while the lock is held.
         (!ct.is_null()).then(|| unsafe { CodeTag::from_raw(ct) })
+    }
+
+    /// Moves to the next allocation tag and returns it, `None` at the end
+    /// (at once unless the type is the allocation tag type).
+    pub fn advance_tag(&mut self) -> Option<&Tag> {
+        if !self.tags.ty.alloc {
+            return None;
+        }
+        // SAFETY: The type's tags are allocation tags (type invariant of
+        // `Type`), listed while the walk holds the lock.
+        self.advance().map(|ct| unsafe { Tag::from_codetag(ct) })
+    }
+
+    /// Returns the allocation tag the walk stands on: `None` before the
+    /// first, at the end, and unless the type is the allocation tag type.
+    pub fn current_tag(&self) -> Option<&Tag> {
+        let ct = self.current().filter(|_| self.tags.ty.alloc)?;
+        // SAFETY: As in `advance_tag`.
+        Some(unsafe { Tag::from_codetag(ct) })
     }
 
     /// Returns where the walk stands, to go on from there later.

@@ -154,7 +154,7 @@
 //! assert_eq!((layout.index_of(&tags[5]), layout.tag_of(3)), (None, Some(&raw const tags[1])));
 //! ```
 
-use super::{codetag::KModule, static_key::StaticKey, Tag};
+use super::{boot_param::Boot, codetag::KModule, static_key::StaticKey, Tag};
 use crate::{bindings, types::Opaque};
 use core::{
     cell::UnsafeCell,
@@ -178,6 +178,43 @@ pub fn module_tags_fit(module: &KModule, start: usize, size: usize) -> bool {
 pub fn module_room() -> usize {
     // SAFETY: No requirements: it reads the layout set up in early boot.
     unsafe { bindings::pgtag_module_room() }
+}
+
+/// Decides where page tag references live (`pgtag_compressed_setup()` of
+/// `mm/pgtag/`): in `page->flags` when `compressed` and the kernel's tags
+/// fit in at most `max_bits` free bits, else in page_ext. `false` (with a
+/// warning) when compressed mode was asked for and cannot work.
+// Inlined into the caller (`.init.text`, as the C function it calls).
+#[inline(always)]
+pub fn compressed_setup(_boot: &Boot, compressed: bool, max_bits: u32) -> bool {
+    // SAFETY: At boot, before the page allocator gave out a page (`Boot`):
+    // single-threaded, and no page is accounted, so no index is in use.
+    unsafe { bindings::pgtag_compressed_setup(compressed, max_bits) }
+}
+
+/// Every page has its page_ext now (`page_alloc_tagging_ops.init`): the
+/// pages allocated before are marked as not accounted (debugging).
+pub fn page_ext_ready() {
+    // SAFETY: No requirements.
+    unsafe { bindings::pgtag_page_ext_ready() }
+}
+
+/// Gives the tags of the module tag area, `size` bytes from `base`, the
+/// page tag indexes after the kernel's (`pgtag_set_module_area()` of
+/// `mm/pgtag/`). The first call counts; `EBUSY` after it.
+///
+/// The area keeps a tag valid while a page is accounted to it: module
+/// tags stay after their module until their counters are zero
+/// ([`super::codetag::Writer::forget_unloaded`]).
+pub fn set_module_area(base: usize, size: usize) -> crate::error::Result {
+    static SET: AtomicBool = AtomicBool::new(false);
+    if SET.swap(true, Relaxed) {
+        return Err(crate::error::code::EBUSY);
+    }
+    // SAFETY: The first call: until now the layout had no module area, so
+    // it gave no module tag an index, and none is in use.
+    unsafe { bindings::pgtag_set_module_area(base, size) };
+    Ok(())
 }
 
 /// `mem_profiling_compressed`, defined by `mm/pgtag/`: on when page tag

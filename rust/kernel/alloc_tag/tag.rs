@@ -178,6 +178,10 @@ impl Tag {
         // stays while it is used.
         let percpu = unsafe { (*self.0.get()).counters };
         let mut sum = Counters::default();
+        // A module tag whose counters could not be had, or were freed.
+        if percpu.is_null() {
+            return sum;
+        }
         for cpu in possible_cpus() {
             // SAFETY: By the type invariant `percpu` is a valid per-CPU
             // pointer and `cpu` is a possible CPU, so the result points to
