@@ -639,6 +639,73 @@ pub enum PageRef<'a> {
 /// A page of the memory map whose tag reference its borrower owns: the
 /// code that allocates or frees it, splits or migrates it.
 ///
+/// # Examples
+///
+/// A page of this test's own, its reference read and written in
+/// `page->flags` with a layout of the test's own (two tags, a field of two
+/// bits where compressed mode puts its field), then given back as it was;
+/// and in page_ext, where the page allocator accounted it.
+///
+/// ```
+/// use core::ptr;
+/// use kernel::{
+///     alloc::flags::GFP_KERNEL,
+///     alloc_tag::{
+///         pgtag::{FlagsWord, PageRef, PageTagLayout, TaggedPage, COMPRESSED_KEY},
+///         Tag,
+///     },
+///     bindings,
+///     page::Page,
+/// };
+///
+/// struct Tags([bindings::alloc_tag; 3]);
+/// // SAFETY: Only the tags' addresses are used.
+/// unsafe impl Sync for Tags {}
+/// // SAFETY: An all-zero `alloc_tag` is valid (no pointers are followed).
+/// static TAGS: Tags = Tags(unsafe { core::mem::zeroed() });
+/// static LAYOUT: PageTagLayout = PageTagLayout::new();
+/// // SAFETY: The layout is new, and its tags are statics.
+/// unsafe {
+///     LAYOUT.set_field(2, bindings::NR_PAGEFLAGS);
+///     LAYOUT.set_kernel_tags(TAGS.0.as_ptr() as usize, 2);
+/// }
+/// // SAFETY: Tags of `TAGS`, which lives for ever.
+/// let [t0, t1, outside] = [0, 1, 2].map(|i| unsafe { Tag::from_raw(&TAGS.0[i]) });
+///
+/// let page = Page::alloc_page(GFP_KERNEL)?;
+/// // SAFETY: The page is this test's: nothing else writes its reference.
+/// let tagged = unsafe { TaggedPage::from_raw(page.as_ptr()) };
+/// // SAFETY: A word of the page, which others change only atomically.
+/// let word = unsafe { FlagsWord::from_ptr(ptr::addr_of_mut!((*page.as_ptr()).flags)) };
+/// let (before, saved) = (word.load(), LAYOUT.load(word));
+/// let is = |r: PageRef<'_>, t: &Tag| matches!(r, PageRef::Tag(x) if ptr::eq(x, t));
+/// tagged.with_flags(&LAYOUT, |h| {
+///     assert!(h.update(PageRef::Tag(t1)) && is(h.read(), t1));
+///     assert!(h.update(PageRef::Tag(t0)) && is(h.read(), t0));
+///     // A tag the layout has no index for is not recorded.
+///     assert!(!h.update(PageRef::Tag(outside)) && is(h.read(), t0));
+///     assert!(is(h.take(), t0));
+///     assert!(matches!(h.read(), PageRef::None));
+///     // "Empty" is a marker of its own only with debugging.
+///     assert!(h.update(PageRef::Empty));
+///     let debug = cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG);
+///     assert_eq!(matches!(h.take(), PageRef::Empty), debug);
+/// });
+/// LAYOUT.store(word, saved);
+/// assert_eq!(word.load(), before);
+///
+/// // In page_ext mode the page is accounted to the Rust helper's call
+/// // site, while profiling is on.
+/// if !COMPRESSED_KEY.is_enabled() {
+///     let function = tagged.with_page_ext(None, |h| match h.read() {
+///         PageRef::Tag(t) => Some(t.ct().function().as_bytes() == b"rust_helper_alloc_pages"),
+///         _ => None,
+///     });
+///     assert_ne!(function, Some(false));
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// # Invariants
 ///
 /// A valid `struct page`; while it is borrowed nothing but the borrower
