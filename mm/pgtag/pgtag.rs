@@ -91,6 +91,23 @@ static LAYOUT: PageTagLayout = PageTagLayout::new();
 const EARLY_ROOM: usize = if DEBUG { 8192 } else { 0 };
 static EARLY: EarlyPages<EARLY_ROOM> = EarlyPages::new();
 
+/// Proof that profiling is enabled, or was when C tested it around the
+/// call: page tag references then live in `page->flags` or in page_ext,
+/// which holds them whenever compressed mode is off.
+#[derive(Clone, Copy)]
+struct Enabled(());
+
+impl Enabled {
+    /// # Safety
+    ///
+    /// Profiling is enabled (`mem_alloc_profiling_enabled()`), or was when
+    /// the C caller tested it; it cannot have been off for good since.
+    #[inline(always)]
+    unsafe fn new() -> Self {
+        Self(())
+    }
+}
+
 /// Runs `f` on the handle of `page`'s reference in the mode the boot
 /// chose; `none` if the page has no page_ext (yet).
 ///
@@ -98,18 +115,21 @@ static EARLY: EarlyPages<EARLY_ROOM> = EarlyPages::new();
 /// it needs no stack frame; the page_ext path, which calls into page_ext,
 /// is a function of its own.
 #[inline(always)]
-fn with_handle<R>(page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
+fn with_handle<R>(en: Enabled, page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
     if mem_profiling_compressed.is_enabled() {
         page.with_flags(&LAYOUT, f)
     } else {
-        with_page_ext(page, none, f)
+        with_page_ext(en, page, none, f)
     }
 }
 
 /// [`with_handle`] in page_ext mode.
 #[inline(never)]
-fn with_page_ext<R>(page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
-    page.with_page_ext(none, f)
+fn with_page_ext<R>(_: Enabled, page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
+    // SAFETY: Profiling is enabled (`Enabled`), so it was not off for good
+    // at boot, and compressed mode is off (`with_handle`): page_ext was
+    // asked for tag references.
+    unsafe { page.with_page_ext(none, f) }
 }
 
 /// `page_alloc_tagging_ops.init`, once every page has its page_ext: the
@@ -141,7 +161,7 @@ pub extern "C" fn pgtag_page_ext_ready() {
 /// # Safety
 ///
 /// `page` is a page being allocated, of order at most `MAX_PAGE_ORDER`,
-/// and `task` a live task (C passes `current`).
+/// and `task` a live task (C passes `current`); profiling is enabled.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_add(
     page: *mut bindings::page,
@@ -150,22 +170,24 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
 ) {
     // SAFETY: The allocator owns the page's reference. `task` is live; its
     // tag, if any, is a tag of a call site running in it, which outlives
-    // the call, and stays while pages are accounted to it.
-    let (page, tag) = unsafe {
+    // the call, and stays while pages are accounted to it. Profiling is
+    // enabled.
+    let (en, page, tag) = unsafe {
         let tag = (*task).alloc_tag;
         (
+            Enabled::new(),
             TaggedPage::from_raw(page),
             (!tag.is_null()).then(|| Tag::from_raw(tag)),
         )
     };
-    add(page, tag, order);
+    add(en, page, tag, order);
 }
 
 #[inline(always)]
-fn add(page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
+fn add(en: Enabled, page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
     let Some(tag) = tag else {
         if DEBUG {
-            add_untagged(page);
+            add_untagged(en, page);
         }
         return;
     };
@@ -185,7 +207,7 @@ fn add(page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
         }
         true
     };
-    let had_page_ext = with_handle(page, false, account);
+    let had_page_ext = with_handle(en, page, false, account);
     if DEBUG && !had_page_ext {
         EARLY.record(page);
     }
@@ -194,8 +216,8 @@ fn add(page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
 /// Debugging: a page allocated with no tag to account it to (no
 /// `alloc_hooks()` around the call) is reported.
 #[cold]
-fn add_untagged(page: &TaggedPage) {
-    let had_page_ext = with_handle(page, false, |h| {
+fn add_untagged(en: Enabled, page: &TaggedPage) {
+    let had_page_ext = with_handle(en, page, false, |h| {
         if !matches!(h.read(), PageRef::None | PageRef::Empty) {
             report_once("was not cleared before the page was allocated");
         }
@@ -211,12 +233,14 @@ fn add_untagged(page: &TaggedPage) {
 ///
 /// # Safety
 ///
-/// `page` is a page being freed, of order at most `MAX_PAGE_ORDER`.
+/// `page` is a page being freed, of order at most `MAX_PAGE_ORDER`;
+/// profiling is enabled.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_uint) {
-    // SAFETY: The allocator owns the page's reference.
-    let page = unsafe { TaggedPage::from_raw(page) };
-    with_handle(page, (), move |h| match h.take() {
+    // SAFETY: The allocator owns the page's reference; profiling is
+    // enabled.
+    let (en, page) = unsafe { (Enabled::new(), TaggedPage::from_raw(page)) };
+    with_handle(en, page, (), move |h| match h.take() {
         PageRef::None => {
             if DEBUG {
                 report_once("was not set when the page was freed");
@@ -233,8 +257,8 @@ pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_u
 
 /// The tag `page` is accounted to.
 #[inline(always)]
-fn tag_of(page: &TaggedPage) -> Option<&'static Tag> {
-    with_handle(page, None, |h| match h.read() {
+fn tag_of(en: Enabled, page: &TaggedPage) -> Option<&'static Tag> {
+    with_handle(en, page, None, |h| match h.read() {
         PageRef::Tag(tag) => Some(tag),
         PageRef::None => {
             if DEBUG {
@@ -250,12 +274,14 @@ fn tag_of(page: &TaggedPage) -> Option<&'static Tag> {
 ///
 /// # Safety
 ///
-/// `page` is a valid page the caller holds a reference to.
+/// `page` is a valid page the caller holds a reference to; profiling is
+/// enabled.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bindings::alloc_tag {
-    // SAFETY: The caller's reference keeps the page's tag reference.
-    let page = unsafe { TaggedPage::from_raw(page) };
-    tag_of(page).map_or(ptr::null_mut(), Tag::as_ptr)
+    // SAFETY: The caller's reference keeps the page's tag reference;
+    // profiling is enabled.
+    let (en, page) = unsafe { (Enabled::new(), TaggedPage::from_raw(page)) };
+    tag_of(en, page).map_or(ptr::null_mut(), Tag::as_ptr)
 }
 
 /// `clear_page_tag_ref()`: marks `page` as not accounted (freeing it then
@@ -263,12 +289,13 @@ pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bi
 ///
 /// # Safety
 ///
-/// `page` is a valid page whose tag reference the caller owns.
+/// `page` is a valid page whose tag reference the caller owns; profiling
+/// is enabled.
 #[no_mangle]
 pub unsafe extern "C" fn __clear_page_tag_ref(page: *mut bindings::page) {
     // SAFETY: Per the safety requirements.
-    let page = unsafe { TaggedPage::from_raw(page) };
-    with_handle(page, false, |h| h.update(PageRef::Empty));
+    let (en, page) = unsafe { (Enabled::new(), TaggedPage::from_raw(page)) };
+    with_handle(en, page, false, |h| h.update(PageRef::Empty));
 }
 
 /// `pgalloc_tag_split()`: after `folio` (of order `old_order`) was split in
@@ -277,7 +304,8 @@ pub unsafe extern "C" fn __clear_page_tag_ref(page: *mut bindings::page) {
 ///
 /// # Safety
 ///
-/// `folio` is a folio just split, owned by the caller.
+/// `folio` is a folio just split, owned by the caller; profiling is
+/// enabled.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_split(
     folio: *mut bindings::folio,
@@ -290,14 +318,15 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
     if old_order >= usize::BITS - 1 {
         return;
     }
-    // SAFETY: The caller owns the folio, of order `old_order`, just split.
-    let folio = unsafe { SplitFolio::from_raw(folio, old_order) };
-    let Some(tag) = tag_of(folio.head()) else {
+    // SAFETY: The caller owns the folio, of order `old_order`, just split;
+    // profiling is enabled.
+    let (en, folio) = unsafe { (Enabled::new(), SplitFolio::from_raw(folio, old_order)) };
+    let Some(tag) = tag_of(en, folio.head()) else {
         return;
     };
     let step = 1usize << new_order.clamp(0, old_order as c_int);
     for page in folio.pages_from(step) {
-        with_handle(page, (), |h| {
+        with_handle(en, page, (), |h| {
             if h.update(PageRef::Tag(tag)) {
                 tag.count(0, 1);
             }
@@ -318,18 +347,21 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
 ///
 /// # Safety
 ///
-/// Both are valid folios owned by the migration code.
+/// Both are valid folios owned by the migration code; profiling is
+/// enabled.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_swap(new: *mut bindings::folio, old: *mut bindings::folio) {
     // SAFETY: A folio starts with its head page; the caller owns both.
-    let (new, old) = unsafe {
+    // Profiling is enabled.
+    let (en, new, old) = unsafe {
         (
+            Enabled::new(),
             TaggedPage::from_raw(new.cast()),
             TaggedPage::from_raw(old.cast()),
         )
     };
-    with_handle(new, (), |hn| {
-        with_handle(old, (), |ho| {
+    with_handle(en, new, (), |hn| {
+        with_handle(en, old, (), |ho| {
             if let (PageRef::Tag(tn), PageRef::Tag(to)) = (hn.read(), ho.read()) {
                 // Both have indexes (they were read from them), so both
                 // updates record.

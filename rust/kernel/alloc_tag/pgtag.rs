@@ -651,7 +651,9 @@ pub enum PageRef<'a> {
 /// use kernel::{
 ///     alloc::flags::GFP_KERNEL,
 ///     alloc_tag::{
-///         pgtag::{FlagsWord, PageRef, PageTagLayout, TaggedPage, COMPRESSED_KEY},
+///         pgtag::{
+///             page_ext_holds_tags, FlagsWord, PageRef, PageTagLayout, TaggedPage, COMPRESSED_KEY,
+///         },
 ///         Tag,
 ///     },
 ///     bindings,
@@ -695,12 +697,16 @@ pub enum PageRef<'a> {
 /// assert_eq!(word.load(), before);
 ///
 /// // In page_ext mode the page is accounted to the Rust helper's call
-/// // site, while profiling is on.
-/// if !COMPRESSED_KEY.is_enabled() {
-///     let function = tagged.with_page_ext(None, |h| match h.read() {
-///         PageRef::Tag(t) => Some(t.ct().function().as_bytes() == b"rust_helper_alloc_pages"),
-///         _ => None,
-///     });
+/// // site, while profiling is on. page_ext may exist with no tag
+/// // references in it (`never`): then there is nothing to read.
+/// if page_ext_holds_tags() {
+///     // SAFETY: page_ext holds tag references.
+///     let function = unsafe {
+///         tagged.with_page_ext(None, |h| match h.read() {
+///             PageRef::Tag(t) => Some(t.ct().function().as_bytes() == b"rust_helper_alloc_pages"),
+///             _ => None,
+///         })
+///     };
 ///     assert_ne!(function, Some(false));
 /// }
 /// # Ok::<(), Error>(())
@@ -757,13 +763,21 @@ impl TaggedPage {
     ///
     /// Inlined: the caller decides where its own out-of-line function for
     /// this mode starts, so that each is compiled for its one call site.
+    ///
+    /// # Safety
+    ///
+    /// page_ext holds tag references ([`page_ext_holds_tags`]): it does
+    /// whenever profiling is enabled and compressed mode is off, which is
+    /// when C calls the page-tag paths. Otherwise another client's data may
+    /// be where the reference would be, or nothing at all.
     #[inline(always)]
-    pub fn with_page_ext<R>(&self, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
+    pub unsafe fn with_page_ext<R>(&self, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
         // SAFETY: A valid page (type invariant).
         let ext = unsafe { bindings::page_ext_get(self.as_ptr()) };
         match ptr::NonNull::new(ext) {
             // INVARIANT: A page_ext reference, put when the handle drops,
-            // of a page whose tag reference the borrower owns.
+            // of a page whose tag reference the borrower owns; its page_ext
+            // holds a tag reference (the safety requirements).
             Some(ext) => f(&Handle::Ext(ext)),
             None => none,
         }
@@ -783,8 +797,25 @@ impl TaggedPage {
     }
 }
 
+/// Whether page_ext keeps a tag reference for every page: its client
+/// `page_alloc_tagging_ops` was needed at boot (profiling not off for good,
+/// compressed mode off). Decided before page_ext is set up, fixed since.
+///
+/// page_ext may exist for other clients while it holds no tag reference
+/// (`sysctl.vm.mem_profiling=never` with `page_owner`): the page-tag paths
+/// must not look there then.
+pub fn page_ext_holds_tags() -> bool {
+    // SAFETY: A static of `lib/alloc_tag_rs/`, whose callbacks are never
+    // changed.
+    let need = unsafe { (*ptr::addr_of!(bindings::page_alloc_tagging_ops)).need };
+    // SAFETY: page_ext's `need` callback takes no arguments and may be
+    // called at any time: it reads two settings made in early boot.
+    need.is_some_and(|need| unsafe { need() })
+}
+
 /// The `struct codetag *` slot page_ext holds for allocation tagging, at
-/// `page_alloc_tagging_ops.offset` of `ext`.
+/// `page_alloc_tagging_ops.offset` of `ext`, when it holds tag references
+/// ([`page_ext_holds_tags`]).
 #[inline]
 fn ext_slot(ext: ptr::NonNull<bindings::page_ext>) -> *mut *mut bindings::codetag {
     // SAFETY: page_ext set the offset at boot, before any page_ext
@@ -794,13 +825,14 @@ fn ext_slot(ext: ptr::NonNull<bindings::page_ext>) -> *mut *mut bindings::codeta
 }
 
 /// Access to one page's tag reference while it is held: C's
-/// `pgtag_ref_handle` in the upstream design. [`TaggedPage::with_handle`]
-/// gives one.
+/// `pgtag_ref_handle` in the upstream design. [`TaggedPage::with_flags`]
+/// and [`TaggedPage::with_page_ext`] give one.
 ///
 /// # Invariants
 ///
 /// `Ext` holds a reference from `page_ext_get()` (put on drop) of a page
-/// whose tag reference the holder owns; `Flags` is the `flags` word of
+/// whose tag reference the holder owns, while page_ext holds tag
+/// references ([`page_ext_holds_tags`]); `Flags` is the `flags` word of
 /// such a page, with the layout its indexes follow.
 // An explicit discriminant, not the niche of a null `Flags` pointer: the
 // variant is then a constant where the handle is made, and each path is
@@ -997,8 +1029,13 @@ impl<const N: usize> EarlyPages<N> {
     /// no reference, unless it was freed and allocated again meanwhile:
     /// how many it marked, and how many more were seen than recorded.
     ///
-    /// Once every page has its page_ext (`page_alloc_tagging_ops.init`).
+    /// Once every page has its page_ext (`page_alloc_tagging_ops.init`,
+    /// which page_ext calls whether or not it holds tag references: if it
+    /// does not, nothing is marked).
     pub fn mark_empty(&self) -> (usize, usize) {
+        if !page_ext_holds_tags() {
+            return (0, 0);
+        }
         let seen = self.seen.load(Relaxed);
         let mut marked = 0;
         for page in self.pages.iter().take(seen).map(|p| p.load(Relaxed)) {
