@@ -6,6 +6,8 @@
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 /*
  * Per-CPU pointers and CPU masks for the allocation profiling code in Rust:
@@ -98,3 +100,30 @@ void rust_helper_kmemleak_free(const void *ptr)
 {
 	kmemleak_free(ptr);
 }
+
+#ifdef CONFIG_MEM_ALLOC_PROFILING
+/*
+ * The kernel crate's allocators with the allocation tag of the Rust call
+ * site (rust/kernel/alloc_tag/site.rs) in place of the helpers' own.
+ */
+void * __must_check __realloc_size(2)
+rust_helper_krealloc_tagged(const void *p, size_t size, gfp_t flags,
+			    struct alloc_tag *tag)
+{
+	return alloc_hooks_tag(tag, krealloc_noprof(p, size, flags));
+}
+
+void * __must_check __realloc_size(2)
+rust_helper_vrealloc_tagged(const void *p, size_t size, gfp_t flags,
+			    struct alloc_tag *tag)
+{
+	return alloc_hooks_tag(tag, vrealloc_noprof(p, size, flags));
+}
+
+void * __must_check __realloc_size(2)
+rust_helper_kvrealloc_tagged(const void *p, size_t size, gfp_t flags,
+			     struct alloc_tag *tag)
+{
+	return alloc_hooks_tag(tag, kvrealloc_noprof(p, size, flags));
+}
+#endif

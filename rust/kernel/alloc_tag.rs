@@ -69,6 +69,7 @@ pub mod pgtag;
 pub mod published;
 pub mod rwsem;
 pub mod seq_file;
+pub mod site;
 pub mod static_key;
 pub mod sysctl;
 mod tag;

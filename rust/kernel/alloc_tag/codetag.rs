@@ -220,12 +220,19 @@ impl Module {
     }
 
     /// Returns the tag after `prev` (or the first one), or NULL at the end.
+    /// Slots for Rust call sites not filled in yet are left out
+    /// ([`super::site`]).
     fn next_tag(&self, prev: *mut u8, tag_size: usize) -> *mut u8 {
-        let next = if prev.is_null() {
+        let mut next = if prev.is_null() {
             self.start
         } else {
             prev.wrapping_add(tag_size)
         };
+        // SAFETY: By the type invariant a tag below `stop` is a valid tag
+        // of the array, which starts with its code tag.
+        while next < self.stop && !unsafe { super::site::is_filled(next.cast()) } {
+            next = next.wrapping_add(tag_size);
+        }
         if next < self.stop {
             next
         } else {
@@ -973,10 +980,16 @@ pub struct Tags<'a> {
 }
 
 impl<'a> Tags<'a> {
-    /// Returns the number of tags over the kernel and all modules.
+    /// Returns the number of tags over the kernel and all modules, less
+    /// the slots for Rust call sites not filled in yet ([`super::site`]).
     pub fn count(&self) -> usize {
         // SAFETY: `self` holds the type's lock for reading.
-        unsafe { (*self.ty.modules.get()).count }
+        let count = unsafe { (*self.ty.modules.get()).count };
+        if self.ty.alloc {
+            count.saturating_sub(super::site::unfilled())
+        } else {
+            count
+        }
     }
 
     /// Walks the tags one at a time, holding the lock until the walk is
