@@ -5,6 +5,7 @@
 #include <linux/kasan.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -125,5 +126,35 @@ rust_helper_kvrealloc_tagged(const void *p, size_t size, gfp_t flags,
 			     struct alloc_tag *tag)
 {
 	return alloc_hooks_tag(tag, kvrealloc_noprof(p, size, flags));
+}
+
+/*
+ * The name of the module whose memory holds @addr, or NULL: a Rust call
+ * site of a module, which is running the allocation, so it stays while the
+ * name is read. __module_address() is to be called with preemption off.
+ */
+const char *rust_helper_alloc_tag_module_name(unsigned long addr)
+{
+	const char *name = NULL;
+#ifdef CONFIG_MODULES
+	struct module *mod;
+
+	preempt_disable();
+	mod = __module_address(addr);
+	if (mod)
+		name = mod->name;
+	preempt_enable();
+#endif
+	return name;
+}
+
+/* Whether @addr is in @mod's memory: an inline function. */
+bool rust_helper_within_module(unsigned long addr, const struct module *mod)
+{
+#ifdef CONFIG_MODULES
+	return within_module(addr, mod);
+#else
+	return false;
+#endif
 }
 #endif

@@ -1243,6 +1243,9 @@ pub unsafe fn unload_module(module: *mut bindings::module) {
     if module.is_null() {
         return;
     }
+    // SAFETY: The module's code no longer runs, and its memory is there
+    // until this returns.
+    unsafe { super::site::forget_module(module) };
     // Let the module's pending `kfree_rcu()` calls finish first.
     // SAFETY: No requirements; it may sleep, as this caller may.
     unsafe { bindings::kvfree_rcu_barrier() };

@@ -21,12 +21,20 @@
 //! `/proc/allocinfo`, the ioctl walk, `alloc_tag_top_users()`) once filled
 //! in, counted in page_ext or `page->flags` like them. The first allocation
 //! from a line fills one in; locations of one line share it. A lookup is a
-//! hash of the location's address and a probe of [`KEYS`].
+//! hash of the location's address and a probe of a table of them.
 //!
-//! Not tagged here, and counted on the helpers' rows as before: locations
-//! outside the kernel image (Rust modules), a line found when every slot is
-//! in use, and an allocation made while another CPU (or an interrupted
-//! context of this one) fills in a slot.
+//! A Rust module's lines get slots too, with the module's name. When the
+//! module goes, its locations are forgotten (another module may be loaded
+//! where they were) but its tags stay listed with their counters: what it
+//! left allocated is still counted, and loaded again it counts on the same
+//! rows. Unlike C's module tags, which live in the module tag area and go
+//! once nothing is counted on them, slots are never given back: [`SITES`]
+//! lines in all, kernel and modules, over the kernel's life.
+//!
+//! Not tagged here, and counted on the helpers' rows as before: a line
+//! found when every slot is in use (or the names have no room left), and
+//! an allocation made while another CPU (or an interrupted context of this
+//! one) fills in a slot.
 //!
 //! # Examples
 //!
@@ -75,7 +83,7 @@
 //! ```
 
 use super::{static_key::StaticKey, Tag};
-use crate::bindings;
+use crate::{bindings, str::CStr};
 use core::{
     cell::UnsafeCell,
     panic::Location,
@@ -146,10 +154,15 @@ impl Tags {
 #[link_section = "alloc_tags"]
 static TAGS: Tags = Tags::new(ptr::addr_of!(COUNTERS).cast());
 
-/// The locations looked up so far: a key is a `Location`'s address (never
-/// 0), stored (release) after its tag index in [`INDEX`].
+/// The locations looked up so far: a key is a `Location`'s address,
+/// stored (release) after its tag index in [`INDEX`]; 0 is a free entry and
+/// [`GONE`] one whose module was unloaded.
 static KEYS: [AtomicUsize; KEY_SLOTS] = [const { AtomicUsize::new(0) }; KEY_SLOTS];
 static INDEX: [AtomicU16; KEY_SLOTS] = [const { AtomicU16::new(0) }; KEY_SLOTS];
+
+/// The key of an entry whose location went with its module (no location is
+/// at an odd address).
+const GONE: usize = 1;
 
 /// Slots filled in so far.
 static FILLED_SLOTS: AtomicUsize = AtomicUsize::new(0);
@@ -159,18 +172,17 @@ pub fn unfilled() -> usize {
     SITES - FILLED_SLOTS.load(Relaxed)
 }
 
-/// Held while a slot or a key is filled in; never waited for.
+/// Held while a slot or a key is filled in or keys are forgotten. An
+/// allocation never waits for it: it goes untagged instead.
 static LOCK: AtomicBool = AtomicBool::new(false);
 
 /// What [`LOCK`] protects.
 struct Filled {
     /// Slots in use.
     tags: usize,
-    /// Keys in use.
+    /// Entries of [`KEYS`] not free (in use or [`GONE`]).
     keys: usize,
-    /// The first location of each slot in use.
-    first: [Option<&'static Location<'static>>; SITES],
-    /// File names, NUL-terminated.
+    /// File and module names, NUL-terminated, each once.
     names: [u8; NAMES],
     /// Bytes of `names` in use.
     used: usize,
@@ -184,7 +196,6 @@ unsafe impl Sync for Locked {}
 static FILLED: Locked = Locked(UnsafeCell::new(Filled {
     tags: 0,
     keys: 0,
-    first: [None; SITES],
     names: [0; NAMES],
     used: 0,
 }));
@@ -219,7 +230,7 @@ pub(crate) unsafe fn is_filled(ct: *const bindings::codetag) -> bool {
 
 fn hash(key: usize) -> usize {
     // Fibonacci hashing of the address, 8-byte aligned.
-    ((key >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (usize::BITS - KEY_SLOTS.ilog2())) as usize
+    (key >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (usize::BITS - KEY_SLOTS.ilog2())
 }
 
 /// The tag of the Rust call site `loc` while profiling is enabled, or
@@ -252,7 +263,7 @@ fn tag(i: usize) -> &'static Tag {
 #[cold]
 #[inline(never)]
 fn add(loc: &'static Location<'static>) -> Option<&'static Tag> {
-    if !in_kernel_image(ptr::from_ref(loc) as usize) || LOCK.swap(true, Acquire) {
+    if LOCK.swap(true, Acquire) {
         return None;
     }
     // SAFETY: `LOCK` is held.
@@ -265,70 +276,139 @@ fn add(loc: &'static Location<'static>) -> Option<&'static Tag> {
 fn add_locked(filled: &mut Filled, loc: &'static Location<'static>) -> Option<&'static Tag> {
     let key = ptr::from_ref(loc) as usize;
     let mut i = hash(key);
-    while KEYS[i].load(Relaxed) != 0 {
-        if KEYS[i].load(Relaxed) == key {
-            return Some(tag(INDEX[i].load(Relaxed).into()));
+    let mut reuse = None;
+    loop {
+        match KEYS[i].load(Relaxed) {
+            0 => break,
+            GONE => {
+                reuse.get_or_insert(i);
+            }
+            k if k == key => return Some(tag(INDEX[i].load(Relaxed).into())),
+            _ => {}
         }
         i = (i + 1) % KEY_SLOTS;
     }
-    // At most three quarters full: probes stay short.
-    if filled.keys >= KEY_SLOTS / 4 * 3 {
-        return None;
-    }
-    let same_line = |l: &Option<&Location<'_>>| {
-        l.is_some_and(|l| l.line() == loc.line() && l.file() == loc.file())
+    // The module of a location outside the kernel image: it is running
+    // this allocation, so it stays while its name is copied.
+    let module = if in_kernel_image(key) {
+        None
+    } else {
+        // SAFETY: No requirements.
+        let name = unsafe { bindings::alloc_tag_module_name(key) };
+        if name.is_null() {
+            // Neither the kernel nor a module: not counted here.
+            return None;
+        }
+        // SAFETY: A module's name, NUL-terminated, valid while it runs.
+        Some(unsafe { CStr::from_char_ptr(name) })
     };
-    let t = match filled.first[..filled.tags].iter().position(same_line) {
+    // At most three quarters in use: probes stay short and end.
+    let i = match reuse {
+        Some(gone) => gone,
+        None if filled.keys < KEY_SLOTS / 4 * 3 => i,
+        None => return None,
+    };
+    let file = loc.file();
+    let file = file.strip_prefix(srctree()).unwrap_or(file).as_bytes();
+    let t = match (0..filled.tags).find(|&t| same_site(t, file, loc.line(), module)) {
         Some(t) => t,
-        None => fill(filled, loc)?,
+        None => fill(filled, file, loc.line(), module)?,
     };
+    if KEYS[i].load(Relaxed) == 0 {
+        filled.keys += 1;
+    }
     INDEX[i].store(t as u16, Relaxed);
     KEYS[i].store(key, Release);
-    filled.keys += 1;
     Some(tag(t))
 }
 
-/// Fills in the next free slot for `loc`'s line: its index.
-fn fill(filled: &mut Filled, loc: &'static Location<'static>) -> Option<usize> {
+/// The code tag of slot `t`, filled in, as strings.
+fn site(t: usize) -> (&'static [u8], u32, Option<&'static [u8]>) {
+    let ct = tag(t).ct();
+    (
+        ct.filename().as_bytes(),
+        ct.lineno(),
+        ct.modname().map(CStr::as_bytes),
+    )
+}
+
+/// Whether slot `t` is the site of `line` of `file` in `module`: a module
+/// loaded again finds its tags of the last time, counters and all.
+fn same_site(t: usize, file: &[u8], line: u32, module: Option<&CStr>) -> bool {
+    site(t) == (file, line, module.map(CStr::as_bytes))
+}
+
+/// `name`, NUL-terminated, from the slots filled in or copied now.
+fn intern(filled: &mut Filled, name: &[u8]) -> Option<*const u8> {
+    for t in 0..filled.tags {
+        let ct = tag(t).ct();
+        for have in [Some(ct.filename()), ct.modname()].into_iter().flatten() {
+            if have.as_bytes() == name {
+                return Some(have.as_char_ptr().cast());
+            }
+        }
+    }
+    let end = filled
+        .used
+        .checked_add(name.len() + 1)
+        .filter(|&e| e <= NAMES)?;
+    let dst = &mut filled.names[filled.used..end];
+    dst[..name.len()].copy_from_slice(name);
+    dst[name.len()] = 0;
+    filled.used = end;
+    Some(dst.as_ptr())
+}
+
+/// Fills in the next free slot for `line` of `file` (in `module`): its
+/// index.
+fn fill(filled: &mut Filled, file: &[u8], line: u32, module: Option<&CStr>) -> Option<usize> {
     let t = filled.tags;
     if t == SITES {
         return None;
     }
-    let same_file = |l: &Option<&Location<'_>>| l.is_some_and(|l| l.file() == loc.file());
-    let name = match filled.first[..t].iter().position(same_file) {
-        // The file's name was copied for another line.
-        // SAFETY: A filled-in slot: its name is written, and `LOCK` is
-        // held.
-        Some(other) => unsafe { (*TAGS.slot(other)).ct.filename },
-        None => {
-            let file = loc.file();
-            let file = file.strip_prefix(srctree()).unwrap_or(file).as_bytes();
-            let end = filled
-                .used
-                .checked_add(file.len() + 1)
-                .filter(|&e| e <= NAMES)?;
-            let dst = &mut filled.names[filled.used..end];
-            dst[..file.len()].copy_from_slice(file);
-            dst[file.len()] = 0;
-            let name = dst.as_ptr().cast();
-            filled.used = end;
-            name
-        }
+    let name = intern(filled, file)?;
+    let modname = match module {
+        Some(m) => intern(filled, m.as_bytes())?,
+        None => ptr::null(),
     };
     let slot = TAGS.slot(t);
     // SAFETY: The slot is not filled in (`t` is the first free one) and
     // `LOCK` is held: nothing else reads or writes its code tag. The name
     // goes last, with release: from then on the slot is listed.
     unsafe {
-        (*slot).ct.lineno = loc.line();
+        (*slot).ct.lineno = line;
+        (*slot).ct.modname = modname.cast();
         (*slot).ct.function = FUNCTION.as_ptr().cast();
         AtomicPtr::from_ptr(ptr::addr_of_mut!((*slot).ct.filename).cast())
             .store(name.cast_mut(), Release);
     }
-    filled.first[t] = Some(loc);
     filled.tags = t + 1;
     FILLED_SLOTS.store(t + 1, Relaxed);
     Some(t)
+}
+
+/// Forgets the locations of `module`, which is going away: another module
+/// may be loaded where they were. Their tags stay, listed with the module's
+/// name, while allocations counted on them live, and the module finds them
+/// again if it is loaded again.
+///
+/// # Safety
+///
+/// `module` is a module whose code no longer runs and whose memory is
+/// still there (the module loader's `codetag_unload_module()`).
+pub unsafe fn forget_module(module: *mut bindings::module) {
+    // Held by allocations for a few instructions, never while they sleep.
+    while LOCK.swap(true, Acquire) {
+        core::hint::spin_loop();
+    }
+    for key in &KEYS {
+        let k = key.load(Relaxed);
+        // SAFETY: `module` is valid per the safety requirements.
+        if k != 0 && k != GONE && unsafe { bindings::within_module(k, module) } {
+            key.store(GONE, Relaxed);
+        }
+    }
+    LOCK.store(false, Release);
 }
 
 /// The source tree's path as the Rust compiler was given it (absolute when
@@ -341,8 +421,7 @@ fn srctree() -> &'static str {
         .unwrap_or("")
 }
 
-/// Whether `addr` is in the kernel image: a module's locations go away with
-/// it, and their address may then be another's.
+/// Whether `addr` is in the kernel image, whose locations stay.
 fn in_kernel_image(addr: usize) -> bool {
     extern "C" {
         static _text: [u8; 0];

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocation tags of Rust call sites: what a Rust module
+ * (tests/modules/rust_alloc_site) allocates is counted on its own lines,
+ * exactly, with its name and func:(rust); the rows go back to zero when it
+ * frees; a row with an allocation still live stays after unload, and the
+ * module loaded again counts on the same rows.
+ *
+ * $ALLOC_TAG_RUST_SITES=1: the kernel tags Rust call sites; otherwise C
+ * 6.12 behaviour is expected, where the module has no rows at all (its
+ * allocations are counted on the C helpers' rows, rust/helpers/).
+ *
+ * The module is looked for next to the test module (/modules/).
+ */
+#include "../kselftest_harness.h"
+#include "alloc_tag_util.h"
+
+#define RS_NAME		"rust_alloc_site"
+#define RS_FILE		RS_NAME ".rs"
+#define RS_OBJECTS	16
+#define RS_SIZE		1000
+
+struct rs_lines {
+	int objects, vector, leaked;
+};
+
+static bool rust_sites(void)
+{
+	const char *v = getenv("ALLOC_TAG_RUST_SITES");
+
+	return v && !strcmp(v, "1");
+}
+
+/* Loads the module and reads its lines from what it logs: 0 or -errno. */
+static int rs_load(struct rs_lines *l)
+{
+	char path[1024], *log, *at, *last = NULL;
+	int kmsg = at_kmsg_open(false), ret;
+
+	if (kmsg < 0)
+		return -errno;
+	ret = at_load_module_file(at_module_file(RS_NAME, path, sizeof(path)), "");
+	log = at_kmsg_read(kmsg);
+	close(kmsg);
+	if (!ret && !log)
+		ret = -ENOMEM;
+	for (at = log; !ret && (at = strstr(at, RS_NAME ": objects at line")); at++)
+		last = at;
+	if (!ret && (!last ||
+		     sscanf(last, RS_NAME ": objects at line %d, vector at line %d, leaked at line %d",
+			    &l->objects, &l->vector, &l->leaked) != 3))
+		ret = -EBADMSG;
+	free(log);
+	return ret;
+}
+
+/* The module's row at @line, or NULL; @rows has room for 64. */
+static const struct at_row *rs_row(struct at_row *rows, int line)
+{
+	int n = at_read_rows(RS_NAME, rows, 64);
+
+	return n > 0 ? at_find_row(rows, n < 64 ? n : 64, RS_FILE, line) : NULL;
+}
+
+/* Checks the row at @line: @calls calls of @bytes bytes, func:(rust). */
+static int rs_check(struct __test_metadata *_metadata, int line,
+		    long long calls, long long bytes, const char *what)
+{
+	struct at_row rows[64];
+	const struct at_row *r = rs_row(rows, line);
+
+	if (!r) {
+		TH_LOG("%s: no row at %s:%d [%s]", what, RS_FILE, line, RS_NAME);
+		return -1;
+	}
+	if ((long long)r->calls != calls || r->bytes != bytes ||
+	    strcmp(r->func, "(rust)")) {
+		TH_LOG("%s: %lld bytes, %llu calls, func:%s at line %d; want %lld, %lld, (rust)",
+		       what, r->bytes, r->calls, r->func, line, bytes, calls);
+		return -1;
+	}
+	return 0;
+}
+
+TEST(module_lines_count_exactly)
+{
+	long long object = at_slab_size(1024), vector = at_slab_size(128);
+	struct rs_lines l;
+	int ret;
+
+	if (at_sysctl() != 1)
+		SKIP(return, "memory allocation profiling is off");
+	at_unload_module_name(RS_NAME);
+	ret = rs_load(&l);
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", RS_NAME, strerror(-ret));
+	if (!rust_sites()) {
+		/* C 6.12: no row of the module's own. */
+		EXPECT_EQ(0, at_read_rows(RS_NAME, NULL, 0));
+		ASSERT_EQ(0, at_unload_module_name(RS_NAME));
+		return;
+	}
+	/* kmalloc-1k for the 1000-byte objects, kmalloc-128 for 16 pointers. */
+	EXPECT_EQ(0, rs_check(_metadata, l.objects, RS_OBJECTS,
+			      RS_OBJECTS * object, "objects"));
+	EXPECT_EQ(0, rs_check(_metadata, l.vector, 1, vector, "vector"));
+	EXPECT_EQ(0, rs_check(_metadata, l.leaked, 1, object, "leaked"));
+	ASSERT_EQ(0, at_unload_module_name(RS_NAME));
+}
+
+TEST(rows_outlive_the_module)
+{
+	long long object = at_slab_size(1024);
+	struct rs_lines l, again;
+	int ret;
+
+	if (at_sysctl() != 1)
+		SKIP(return, "memory allocation profiling is off");
+	if (!rust_sites())
+		SKIP(return, "the kernel does not tag Rust call sites");
+	at_unload_module_name(RS_NAME);
+	ret = rs_load(&l);
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", RS_NAME, strerror(-ret));
+	ASSERT_EQ(0, at_unload_module_name(RS_NAME));
+
+	/* What it freed is back to zero; what it leaked is still counted. */
+	EXPECT_EQ(0, rs_check(_metadata, l.objects, 0, 0, "objects, unloaded"));
+	EXPECT_EQ(0, rs_check(_metadata, l.vector, 0, 0, "vector, unloaded"));
+	{
+		struct at_row rows[64];
+		const struct at_row *r = rs_row(rows, l.leaked);
+
+		ASSERT_NE(NULL, r) TH_LOG("the leaked object's row went with the module");
+		EXPECT_GE(r->calls, 1);
+		EXPECT_EQ(r->bytes, (long long)r->calls * object);
+	}
+
+	/* Loaded again: the same rows, one more leaked object on the last. */
+	{
+		struct at_row rows[64];
+		const struct at_row *r = rs_row(rows, l.leaked);
+		unsigned long long before = r ? r->calls : 0;
+
+		ret = rs_load(&again);
+		ASSERT_EQ(0, ret) TH_LOG("loading %s again: %s", RS_NAME, strerror(-ret));
+		EXPECT_EQ(l.objects, again.objects);
+		EXPECT_EQ(0, rs_check(_metadata, l.objects, RS_OBJECTS,
+				      RS_OBJECTS * object, "objects, loaded again"));
+		EXPECT_EQ(0, rs_check(_metadata, l.leaked, before + 1,
+				      (before + 1) * object, "leaked, loaded again"));
+		ASSERT_EQ(0, at_unload_module_name(RS_NAME));
+	}
+}
+
+TEST_HARNESS_MAIN
