@@ -64,14 +64,23 @@
 //!
 //! // Three more on another line, whose vector is counted on a third.
 //! let mut more = KVec::with_capacity(3, GFP_KERNEL)?;
-//! let there = Location::caller(); for _ in 0..3 { more.push(KBox::new([0u8; 192], GFP_KERNEL)?, GFP_KERNEL)?; }
+//! let mut there = here;
+//! for _ in 0..3 {
+//!     let (object, at) = (KBox::new([0u8; 192], GFP_KERNEL)?, Location::caller());
+//!     more.push(object, GFP_KERNEL)?;
+//!     there = at;
+//! }
 //! let three = site::tag_of(there).map(|t| t.read());
 //! assert_eq!(three, Some(Counters { bytes: 3 * first.bytes, calls: 3 }));
 //! assert_eq!(tag.read(), first);
 //!
 //! // A vector that grows: one buffer at a time, reallocated on its line.
 //! let mut v = KVec::new();
-//! let grow = Location::caller(); for i in 0..100u64 { v.push(i, GFP_KERNEL)?; }
+//! let mut grow = here;
+//! for i in 0..100u64 {
+//!     let ((), at) = (v.push(i, GFP_KERNEL)?, Location::caller());
+//!     grow = at;
+//! }
 //! let grown = site::tag_of(grow).map(|t| t.read());
 //! assert!(grown.is_some_and(|c| c.calls == 1 && c.bytes >= 800));
 //!

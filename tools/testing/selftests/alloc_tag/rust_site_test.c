@@ -47,7 +47,8 @@ static int rs_load(struct rs_lines *l)
 	for (at = log; !ret && (at = strstr(at, RS_NAME ": objects at line")); at++)
 		last = at;
 	if (!ret && (!last ||
-		     sscanf(last, RS_NAME ": objects at line %d, vector at line %d, leaked at line %d",
+		     sscanf(last, RS_NAME ": objects at line %d, vector at line %d,"
+			    " leaked at line %d",
 			    &l->objects, &l->vector, &l->leaked) != 3))
 		ret = -EBADMSG;
 	free(log);
@@ -111,6 +112,9 @@ TEST(rows_outlive_the_module)
 {
 	long long object = at_slab_size(1024);
 	struct rs_lines l, again;
+	struct at_row rows[64];
+	const struct at_row *r;
+	unsigned long long leaked;
 	int ret;
 
 	if (at_sysctl() != 1)
@@ -125,30 +129,21 @@ TEST(rows_outlive_the_module)
 	/* What it freed is back to zero; what it leaked is still counted. */
 	EXPECT_EQ(0, rs_check(_metadata, l.objects, 0, 0, "objects, unloaded"));
 	EXPECT_EQ(0, rs_check(_metadata, l.vector, 0, 0, "vector, unloaded"));
-	{
-		struct at_row rows[64];
-		const struct at_row *r = rs_row(rows, l.leaked);
-
-		ASSERT_NE(NULL, r) TH_LOG("the leaked object's row went with the module");
-		EXPECT_GE(r->calls, 1);
-		EXPECT_EQ(r->bytes, (long long)r->calls * object);
-	}
+	r = rs_row(rows, l.leaked);
+	ASSERT_NE(NULL, r) TH_LOG("the leaked object's row went with the module");
+	leaked = r->calls;
+	EXPECT_GE(leaked, 1);
+	EXPECT_EQ(r->bytes, (long long)leaked * object);
 
 	/* Loaded again: the same rows, one more leaked object on the last. */
-	{
-		struct at_row rows[64];
-		const struct at_row *r = rs_row(rows, l.leaked);
-		unsigned long long before = r ? r->calls : 0;
-
-		ret = rs_load(&again);
-		ASSERT_EQ(0, ret) TH_LOG("loading %s again: %s", RS_NAME, strerror(-ret));
-		EXPECT_EQ(l.objects, again.objects);
-		EXPECT_EQ(0, rs_check(_metadata, l.objects, RS_OBJECTS,
-				      RS_OBJECTS * object, "objects, loaded again"));
-		EXPECT_EQ(0, rs_check(_metadata, l.leaked, before + 1,
-				      (before + 1) * object, "leaked, loaded again"));
-		ASSERT_EQ(0, at_unload_module_name(RS_NAME));
-	}
+	ret = rs_load(&again);
+	ASSERT_EQ(0, ret) TH_LOG("loading %s again: %s", RS_NAME, strerror(-ret));
+	EXPECT_EQ(l.objects, again.objects);
+	EXPECT_EQ(0, rs_check(_metadata, l.objects, RS_OBJECTS,
+			      RS_OBJECTS * object, "objects, loaded again"));
+	EXPECT_EQ(0, rs_check(_metadata, l.leaked, leaked + 1,
+			      (leaked + 1) * object, "leaked, loaded again"));
+	ASSERT_EQ(0, at_unload_module_name(RS_NAME));
 }
 
 TEST_HARNESS_MAIN
