@@ -84,8 +84,14 @@
 //! let grown = site::tag_of(grow).map(|t| t.read());
 //! assert!(grown.is_some_and(|c| c.calls == 1 && c.bytes >= 800));
 //!
-//! drop((one, more, v));
-//! for loc in [here, there, grow] {
+//! // Past slab's largest cache: pages of the page allocator, whose tag
+//! // reference is in page_ext or (compressed) in `page->flags`.
+//! let (big, large) = (KVec::<u8>::with_capacity(65536, GFP_KERNEL)?, Location::caller());
+//! let pages = site::tag_of(large).map(|t| t.read());
+//! assert_eq!(pages, Some(Counters { bytes: 65536, calls: 1 }));
+//!
+//! drop((one, more, v, big));
+//! for loc in [here, there, grow, large] {
 //!     assert_eq!(site::tag_of(loc).map(|t| t.read()), Some(Counters::default()));
 //! }
 //! # Ok::<(), Error>(())
