@@ -44,7 +44,7 @@
 //! ```
 //! use core::panic::Location;
 //! use kernel::{
-//!     alloc::{flags::GFP_KERNEL, KBox, KVec},
+//!     alloc::{flags::GFP_KERNEL, KBox, KVec, VBox},
 //!     alloc_tag::{site, Counters},
 //! };
 //!
@@ -90,8 +90,13 @@
 //! let pages = site::tag_of(large).map(|t| t.read());
 //! assert_eq!(pages, Some(Counters { bytes: 65536, calls: 1 }));
 //!
-//! drop((one, more, v, big));
-//! for loc in [here, there, grow, large] {
+//! // vmalloc: the area's pages, and the array that holds them.
+//! let (vm, vmalloc) = (VBox::new([0u8; 192], GFP_KERNEL)?, Location::caller());
+//! let mapped = site::tag_of(vmalloc).map(|t| t.read());
+//! assert!(mapped.is_some_and(|c| c.calls >= 1 && c.bytes >= 4096));
+//!
+//! drop((one, more, v, big, vm));
+//! for loc in [here, there, grow, large, vmalloc] {
 //!     assert_eq!(site::tag_of(loc).map(|t| t.read()), Some(Counters::default()));
 //! }
 //! # Ok::<(), Error>(())
