@@ -433,12 +433,11 @@ pub unsafe fn forget_module(module: *mut bindings::module) {
 
 /// The source tree's path as the Rust compiler was given it (absolute when
 /// the kernel is built in another directory), which C's file names leave
-/// out (`-fmacro-prefix-map`): this file's own name, less its place in
-/// the tree.
+/// out (`-fmacro-prefix-map`): what comes before `rust/kernel/` in this
+/// file's own name.
 fn srctree() -> &'static str {
-    file!()
-        .strip_suffix("rust/kernel/alloc_tag/site.rs")
-        .unwrap_or("")
+    let here = file!();
+    here.rfind("rust/kernel/").map_or("", |at| &here[..at])
 }
 
 /// Whether `addr` is in the kernel image, whose locations stay.

@@ -18,7 +18,8 @@
 #define RS_NAME		"rust_alloc_site"
 #define RS_FILE		RS_NAME ".rs"
 #define RS_OBJECTS	16
-#define RS_SIZE		1000
+/* What the module logs at load. */
+#define RS_LINES	RS_NAME ": objects at line %d, vector at line %d, leaked at line %d"
 
 struct rs_lines {
 	int objects, vector, leaked;
@@ -47,9 +48,7 @@ static int rs_load(struct rs_lines *l)
 	for (at = log; !ret && (at = strstr(at, RS_NAME ": objects at line")); at++)
 		last = at;
 	if (!ret && (!last ||
-		     sscanf(last, RS_NAME ": objects at line %d, vector at line %d,"
-			    " leaked at line %d",
-			    &l->objects, &l->vector, &l->leaked) != 3))
+		     sscanf(last, RS_LINES, &l->objects, &l->vector, &l->leaked) != 3))
 		ret = -EBADMSG;
 	free(log);
 	return ret;
