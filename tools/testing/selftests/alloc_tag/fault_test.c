@@ -383,24 +383,34 @@ FIXTURE_TEARDOWN(slab)
 TEST_F_TIMEOUT(slab, obj_ext_vector_fails, 300)
 {
 	long long taint = at_tainted();
-	bool hit = true;
-	int n, ret, marked = inaccurate_tags(SLAB_NAME);
+	bool hit;
+	int n, ret, round, marked = inaccurate_tags(SLAB_NAME);
 
 	if (marked != -ENOTTY)
 		EXPECT_EQ(0, marked) TH_LOG("tags of a fresh module marked inaccurate");
 
-	for (n = 1; hit && n < MAX_NTH; n++) {
-		fail_nth(n);
-		ret = at_set_mod_param(SLAB_NAME, "run", "1");
-		hit = failed_nth();
-		EXPECT_TRUE(ret == 0 || ret == -ENOMEM)
-			TH_LOG("failure %d: %s", n, strerror(-ret));
-		if (!ret)
-			EXPECT_EQ(2, at_mod_param(SLAB_NAME, "objects"));
-		EXPECT_EQ(0, at_tainted() & ~taint & AT_TAINT_WARN)
-			TH_LOG("failure %d: a warning", n);
+	/*
+	 * A round of failures does not always reach the vector's allocation
+	 * (seen once in four full runs of the debugging kernel: the run found
+	 * a slab with its vector already there), so up to three rounds.
+	 */
+	for (round = 0; round < 3; round++) {
+		hit = true;
+		for (n = 1; hit && n < MAX_NTH; n++) {
+			fail_nth(n);
+			ret = at_set_mod_param(SLAB_NAME, "run", "1");
+			hit = failed_nth();
+			EXPECT_TRUE(ret == 0 || ret == -ENOMEM)
+				TH_LOG("failure %d: %s", n, strerror(-ret));
+			if (!ret)
+				EXPECT_EQ(2, at_mod_param(SLAB_NAME, "objects"));
+			EXPECT_EQ(0, at_tainted() & ~taint & AT_TAINT_WARN)
+				TH_LOG("failure %d: a warning", n);
+		}
+		EXPECT_FALSE(hit) TH_LOG("still failing after %d failures", MAX_NTH);
+		if (marked == -ENOTTY || inaccurate_tags(SLAB_NAME) >= 1)
+			break;
 	}
-	EXPECT_FALSE(hit) TH_LOG("still failing after %d failures", MAX_NTH);
 	/* One of the failures was the vector's, for an object it got. */
 	if (marked != -ENOTTY)
 		EXPECT_LE(1, inaccurate_tags(SLAB_NAME));
