@@ -129,11 +129,15 @@ rust_helper_kvrealloc_tagged(const void *p, size_t size, gfp_t flags,
 }
 
 /*
- * The name of the module whose memory holds @addr, or NULL: a Rust call
- * site of a module, which is running the allocation, so it stays while the
- * name is read. __module_address() is to be called with preemption off.
+ * The module whose memory holds @addr, a Rust call site of a module, which
+ * is running the allocation, so it stays while this is read: its name, and
+ * the bounds of its alloc_tags section in @start and @stop. NULL if no
+ * module holds @addr. __module_address() is to be called with preemption
+ * off.
  */
-const char *rust_helper_alloc_tag_module_name(unsigned long addr)
+const char *rust_helper_alloc_tag_module_tags(unsigned long addr,
+					      struct alloc_tag **start,
+					      struct alloc_tag **stop)
 {
 	const char *name = NULL;
 #ifdef CONFIG_MODULES
@@ -141,8 +145,13 @@ const char *rust_helper_alloc_tag_module_name(unsigned long addr)
 
 	preempt_disable();
 	mod = __module_address(addr);
-	if (mod)
+	if (mod) {
 		name = mod->name;
+		*start = (struct alloc_tag *)
+			find_kallsyms_symbol_value(mod, "__start_alloc_tags");
+		*stop = (struct alloc_tag *)
+			find_kallsyms_symbol_value(mod, "__stop_alloc_tags");
+	}
 	preempt_enable();
 #endif
 	return name;

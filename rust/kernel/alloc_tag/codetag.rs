@@ -240,6 +240,16 @@ impl Module {
         }
     }
 
+    /// Iterates over every tag of the section, slots for Rust call sites
+    /// not filled in yet too.
+    fn all_tags(&self, tag_size: usize) -> impl Iterator<Item = &CodeTag> + '_ {
+        (0..self.len(tag_size)).map(move |i| {
+            // SAFETY: By the type invariant the tags of `start..stop` are
+            // valid while `self` is registered.
+            unsafe { CodeTag::from_raw(self.start.wrapping_add(i * tag_size).cast()) }
+        })
+    }
+
     /// Iterates over this module's tags, given the type's `tag_size`.
     pub fn tags(&self, tag_size: usize) -> impl Iterator<Item = &CodeTag> + '_ {
         let mut at = ptr::null_mut();
@@ -760,6 +770,16 @@ fn alloc_tags_of<'a>(ty: &Type, m: &'a Module) -> impl Iterator<Item = &'a Tag> 
         .map(|ct| unsafe { Tag::from_codetag(ct) })
 }
 
+/// Every allocation tag of `m`, an entry of `ty`, with the slots for Rust
+/// call sites not filled in (none unless `ty` is the allocation tag type).
+fn all_alloc_tags_of<'a>(ty: &Type, m: &'a Module) -> impl Iterator<Item = &'a Tag> + 'a {
+    let alloc = ty.alloc;
+    m.all_tags(ty.desc.tag_size)
+        .take_while(move |_| alloc)
+        // SAFETY: The type's tags are allocation tags (type invariant).
+        .map(|ct| unsafe { Tag::from_codetag(ct) })
+}
+
 /// Whether the allocation tags of `m`, an entry of `ty`, count nothing.
 fn idle(ty: &Type, m: &Module) -> bool {
     alloc_tags_of(ty, m).all(|t| t.read() == Default::default())
@@ -780,7 +800,7 @@ fn idle(ty: &Type, m: &Module) -> bool {
 /// its module ran (its tags were not kept), so nothing counts with them
 /// again; a few bytes are lost.
 fn free_idle_counters(ty: &Type, m: &Module) {
-    for t in alloc_tags_of(ty, m) {
+    for t in all_alloc_tags_of(ty, m) {
         if t.read() == Default::default() {
             // SAFETY: The caller holds the type's lock for writing (its
             // `Writer` or `remove_module`); the tag is unlisted and nothing
@@ -833,15 +853,22 @@ impl<'a> Listing<'a> {
         self.m.tags(self.ty.desc.tag_size)
     }
 
-    /// Gives every allocation tag of the module per-CPU counters of its
-    /// own ([`Tag::alloc_counters`]), all or none: `ENOMEM` if one could
-    /// not be had, and those given before are freed again.
+    /// The size of the module's section in tags, slots for Rust call
+    /// sites not filled in yet too.
+    pub fn len(&self) -> usize {
+        self.m.len(self.ty.desc.tag_size)
+    }
+
+    /// Gives every allocation tag of the module, and every slot for its
+    /// Rust call sites, per-CPU counters of its own
+    /// ([`Tag::alloc_counters`]), all or none: `ENOMEM` if one could not be
+    /// had, and those given before are freed again.
     pub fn alloc_counters(&self) -> Result {
-        for (i, t) in alloc_tags_of(self.ty, self.m).enumerate() {
+        for (i, t) in all_alloc_tags_of(self.ty, self.m).enumerate() {
             // SAFETY: The write lock is held and the module's code has not
             // run (the callback's requirements).
             if let Err(e) = unsafe { t.alloc_counters() } {
-                for t in alloc_tags_of(self.ty, self.m).take(i) {
+                for t in all_alloc_tags_of(self.ty, self.m).take(i) {
                     // SAFETY: As above; nothing counted with them yet.
                     unsafe { t.free_counters() };
                 }
@@ -949,6 +976,12 @@ impl<'a> Unlisting<'a> {
             })
         };
         for ct in tags {
+            // Slots for Rust call sites not filled in stay empty: the
+            // module no longer runs, so none is filled in any more.
+            // SAFETY: A tag of the entry.
+            if !unsafe { super::site::is_filled(ct.as_ptr()) } {
+                continue;
+            }
             let mut function = UNKNOWN.as_char_ptr();
             if copied {
                 let mut copy = |s: &CStr| {
@@ -980,16 +1013,15 @@ pub struct Tags<'a> {
 }
 
 impl<'a> Tags<'a> {
-    /// Returns the number of tags over the kernel and all modules, less
-    /// the slots for Rust call sites not filled in yet ([`super::site`]).
+    /// Returns the number of tags over the kernel and all modules. Slots
+    /// for Rust call sites ([`super::site`]) count once filled in, which
+    /// they may be at any time: the allocation tags are counted one by one.
     pub fn count(&self) -> usize {
-        // SAFETY: `self` holds the type's lock for reading.
-        let count = unsafe { (*self.ty.modules.get()).count };
         if self.ty.alloc {
-            count.saturating_sub(super::site::unfilled())
-        } else {
-            count
+            return self.iter().count();
         }
+        // SAFETY: `self` holds the type's lock for reading.
+        unsafe { (*self.ty.modules.get()).count }
     }
 
     /// Walks the tags one at a time, holding the lock until the walk is

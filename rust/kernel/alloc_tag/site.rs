@@ -16,25 +16,28 @@
 //! allocation in Rust code would have to be written with it; a `Location`
 //! gives the file and line only, so the rows show `func:(rust)`.
 //!
-//! The tags are [`SITES`] slots in the kernel's own `alloc_tags` section,
-//! with static per-CPU counters: listed with the C tags (in
-//! `/proc/allocinfo`, the ioctl walk, `alloc_tag_top_users()`) once filled
-//! in, counted in page_ext or `page->flags` like them. The first allocation
-//! from a line fills one in; locations of one line share it. A lookup is a
-//! hash of the location's address and a probe of a table of them.
+//! The tags of the kernel's own lines are [`SITES`] slots in the kernel's
+//! `alloc_tags` section, with static per-CPU counters. A Rust module has
+//! [`MODULE_SITES`] slots of its own, which the `module!` macro puts in the
+//! module's `alloc_tags` section ([`ModuleSites`]): the module loader
+//! places them in the module tag area with any C tags of the module, and
+//! they get per-CPU counters when the module is listed. Slots are listed
+//! with the C tags (in `/proc/allocinfo`, the ioctl walk,
+//! `alloc_tag_top_users()`) once filled in, and counted in page_ext or
+//! `page->flags` like them. The first allocation from a line fills one in;
+//! locations of one line share it. A lookup is a hash of the location's
+//! address and a probe of a table of them.
 //!
-//! A Rust module's lines get slots too, with the module's name. When the
-//! module goes, its locations are forgotten (another module may be loaded
-//! where they were) but its tags stay listed with their counters: what it
-//! left allocated is still counted, and loaded again it counts on the same
-//! rows. Unlike C's module tags, which live in the module tag area and go
-//! once nothing is counted on them, slots are never given back: [`SITES`]
-//! lines in all, kernel and modules, over the kernel's life.
+//! So a Rust module's tags are C module tags in all but their birth: at
+//! unload its locations are forgotten (another module may be loaded where
+//! they were); tags still counting are kept, with copies of their names,
+//! until what they count is freed and a later module load reclaims them;
+//! loaded again, the module counts on tags of its new range.
 //!
 //! Not tagged here, and counted on the helpers' rows as before: a line
-//! found when every slot is in use (or the names have no room left), and
-//! an allocation made while another CPU (or an interrupted context of this
-//! one) fills in a slot.
+//! found when every slot of its kernel or module is in use, or the names
+//! have no room left (reported once per line); and an allocation made while
+//! another CPU (or an interrupted context of this one) fills in a slot.
 //!
 //! # Examples
 //!
@@ -106,37 +109,50 @@ use super::{static_key::StaticKey, Tag};
 use crate::{bindings, str::CStr};
 use core::{
     cell::UnsafeCell,
+    mem::size_of,
     panic::Location,
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicUsize, Ordering::*},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*},
 };
 
-/// How many Rust lines can have a tag of their own.
+/// How many lines of the kernel image can have a tag of their own.
 pub const SITES: usize = 256;
 
-/// Room for the file names of the tags, NUL-terminated, each once.
+/// How many lines of one Rust module can have a tag of their own.
+pub const MODULE_SITES: usize = 64;
+
+/// Room for the file and module names of the tags, NUL-terminated, each
+/// once (a module loaded again finds its names there).
 const NAMES: usize = 8192;
 
-/// Slots of the key table, a power of two: room for two locations per tag
-/// (several locations on one line share a tag).
-const KEY_SLOTS: usize = SITES * 2;
-const _: () = assert!(KEY_SLOTS.is_power_of_two() && SITES < u16::MAX as usize);
+/// Slots of the key table, a power of two: room for two locations per
+/// kernel tag and as many for modules' (several locations on one line
+/// share a tag).
+const KEY_SLOTS: usize = 1024;
+const _: () = assert!(KEY_SLOTS.is_power_of_two());
 
 /// The function shown for a Rust call site.
 const FUNCTION: &core::ffi::CStr = c"(rust)";
 
-/// Per-CPU counters of the tags, one pair per slot.
+/// A slot not filled in: no names, no counters yet.
+const EMPTY: bindings::alloc_tag = bindings::alloc_tag {
+    ct: bindings::codetag {
+        flags: 0,
+        lineno: 0,
+        modname: ptr::null(),
+        function: ptr::null(),
+        filename: ptr::null(),
+    },
+    counters: ptr::null_mut(),
+};
+
+/// Per-CPU counters of the kernel's tags, one pair per slot.
 #[link_section = ".data..percpu"]
 static COUNTERS: super::Shared<[bindings::alloc_tag_counters; SITES]> =
     super::Shared::new([bindings::alloc_tag_counters { bytes: 0, calls: 0 }; SITES]);
 
-/// The tags, in the kernel's section with the C ones.
-///
-/// # Invariants
-///
-/// A slot's code tag is written once, under [`LOCK`], before its file name
-/// is stored (release); until then the name is NULL and the slot is not
-/// listed ([`is_filled`]). Its counters are its pair of [`COUNTERS`].
+/// The kernel's tags, in its section with the C ones; their counters are
+/// their pairs of [`COUNTERS`].
 #[repr(transparent)]
 struct Tags(UnsafeCell<[bindings::alloc_tag; SITES]>);
 
@@ -146,17 +162,7 @@ unsafe impl Sync for Tags {}
 
 impl Tags {
     const fn new(counters: *const bindings::alloc_tag_counters) -> Self {
-        let empty = bindings::codetag {
-            flags: 0,
-            lineno: 0,
-            modname: ptr::null(),
-            function: ptr::null(),
-            filename: ptr::null(),
-        };
-        let mut tags = [bindings::alloc_tag {
-            ct: empty,
-            counters: ptr::null_mut(),
-        }; SITES];
+        let mut tags = [EMPTY; SITES];
         let mut i = 0;
         while i < SITES {
             tags[i].counters = counters.wrapping_add(i).cast_mut();
@@ -164,33 +170,43 @@ impl Tags {
         }
         Self(UnsafeCell::new(tags))
     }
-
-    fn slot(&self, i: usize) -> *mut bindings::alloc_tag {
-        self.0.get().cast::<bindings::alloc_tag>().wrapping_add(i)
-    }
 }
 
 #[used]
 #[link_section = "alloc_tags"]
 static TAGS: Tags = Tags::new(ptr::addr_of!(COUNTERS).cast());
 
+/// The slots of a Rust module's lines: the `module!` macro puts one in
+/// every loadable module's `alloc_tags` section, empty; the module's
+/// listing gives them counters, [`tag_of`] fills them in.
+#[repr(transparent)]
+pub struct ModuleSites(UnsafeCell<[bindings::alloc_tag; MODULE_SITES]>);
+
+// SAFETY: As for `Tags`: written only under `LOCK` before they are
+// published, or by the codetag core with the type's lock held for writing.
+unsafe impl Sync for ModuleSites {}
+
+impl ModuleSites {
+    /// Empty slots.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(UnsafeCell::new([EMPTY; MODULE_SITES]))
+    }
+}
+
 /// The locations looked up so far: a key is a `Location`'s address,
-/// stored (release) after its tag index in [`INDEX`]; 0 is a free entry and
+/// stored (release) after its tag in [`TAG`]; 0 is a free entry and
 /// [`GONE`] one whose module was unloaded.
 static KEYS: [AtomicUsize; KEY_SLOTS] = [const { AtomicUsize::new(0) }; KEY_SLOTS];
-static INDEX: [AtomicU16; KEY_SLOTS] = [const { AtomicU16::new(0) }; KEY_SLOTS];
+
+/// The tag of each key: a filled-in slot, or NULL for a line that has none
+/// (see the module docs).
+static TAG: [AtomicPtr<bindings::alloc_tag>; KEY_SLOTS] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; KEY_SLOTS];
 
 /// The key of an entry whose location went with its module (no location is
 /// at an odd address).
 const GONE: usize = 1;
-
-/// Slots filled in so far.
-static FILLED_SLOTS: AtomicUsize = AtomicUsize::new(0);
-
-/// How many slots of the section are not filled in (not listed) yet.
-pub fn unfilled() -> usize {
-    SITES - FILLED_SLOTS.load(Relaxed)
-}
 
 /// Held while a slot or a key is filled in or keys are forgotten. An
 /// allocation never waits for it: it goes untagged instead.
@@ -198,8 +214,6 @@ static LOCK: AtomicBool = AtomicBool::new(false);
 
 /// What [`LOCK`] protects.
 struct Filled {
-    /// Slots in use.
-    tags: usize,
     /// Entries of [`KEYS`] not free (in use or [`GONE`]).
     keys: usize,
     /// File and module names, NUL-terminated, each once.
@@ -214,7 +228,6 @@ struct Locked(UnsafeCell<Filled>);
 unsafe impl Sync for Locked {}
 
 static FILLED: Locked = Locked(UnsafeCell::new(Filled {
-    tags: 0,
     keys: 0,
     names: [0; NAMES],
     used: 0,
@@ -232,8 +245,8 @@ fn profiling_key() -> &'static StaticKey {
     unsafe { StaticKey::from_raw(ptr::addr_of!(bindings::mem_alloc_profiling_key).cast()) }
 }
 
-/// Whether a code tag (of any slot, or a C tag) is filled in: the tags of
-/// the section are listed only then.
+/// Whether a code tag (a slot, or a C tag) is filled in: the tags of a
+/// section are listed only then.
 ///
 /// # Safety
 ///
@@ -255,6 +268,10 @@ fn hash(key: usize) -> usize {
 
 /// The tag of the Rust call site `loc` while profiling is enabled, or
 /// `None`: profiling is off, or the site has no tag (see the module docs).
+///
+/// The tag of a module's line lives in the module tag area as long as the
+/// module, and after it while it counts allocations: as `'static` as the
+/// module's own statics are to its code.
 #[inline]
 pub fn tag_of(loc: &'static Location<'static>) -> Option<&'static Tag> {
     if !profiling_key().is_enabled() {
@@ -264,7 +281,7 @@ pub fn tag_of(loc: &'static Location<'static>) -> Option<&'static Tag> {
     let mut i = hash(key);
     for _ in 0..KEY_SLOTS {
         match KEYS[i].load(Acquire) {
-            k if k == key => return Some(tag(INDEX[i].load(Relaxed).into())),
+            k if k == key => return tag(TAG[i].load(Relaxed)),
             0 => return add(loc),
             _ => i = (i + 1) % KEY_SLOTS,
         }
@@ -272,10 +289,12 @@ pub fn tag_of(loc: &'static Location<'static>) -> Option<&'static Tag> {
     None
 }
 
-/// The tag of slot `i`, which is filled in.
-fn tag(i: usize) -> &'static Tag {
-    // SAFETY: A slot of a static, filled in (its key was published after).
-    unsafe { Tag::from_raw(TAGS.slot(i)) }
+/// The tag a key entry stores.
+fn tag(t: *mut bindings::alloc_tag) -> Option<&'static Tag> {
+    // SAFETY: A filled-in slot, published before its key: the kernel's, or
+    // a module's, whose range stays while the module runs (the lookup is
+    // made for its code) and after it while it counts.
+    (!t.is_null()).then(|| unsafe { Tag::from_raw(t) })
 }
 
 /// Gives `loc` a key, and the tag of its line (filled in now if it is the
@@ -303,70 +322,128 @@ fn add_locked(filled: &mut Filled, loc: &'static Location<'static>) -> Option<&'
             GONE => {
                 reuse.get_or_insert(i);
             }
-            k if k == key => return Some(tag(INDEX[i].load(Relaxed).into())),
+            k if k == key => return tag(TAG[i].load(Relaxed)),
             _ => {}
         }
         i = (i + 1) % KEY_SLOTS;
     }
-    // The module of a location outside the kernel image: it is running
-    // this allocation, so it stays while its name is copied.
-    let module = if in_kernel_image(key) {
-        None
-    } else {
-        // SAFETY: No requirements.
-        let name = unsafe { bindings::alloc_tag_module_name(key) };
-        if name.is_null() {
-            // Neither the kernel nor a module: not counted here.
-            return None;
-        }
-        // SAFETY: A module's name, NUL-terminated, valid while it runs.
-        Some(unsafe { CStr::from_char_ptr(name) })
-    };
     // At most three quarters in use: probes stay short and end.
     let i = match reuse {
         Some(gone) => gone,
         None if filled.keys < KEY_SLOTS / 4 * 3 => i,
         None => return None,
     };
+    let (slots, module) = Slots::of(key)?;
     let file = loc.file();
     let file = file.strip_prefix(srctree()).unwrap_or(file).as_bytes();
-    let t = match (0..filled.tags).find(|&t| same_site(t, file, loc.line(), module)) {
+    let t = match slots.find(file, loc.line(), module) {
         Some(t) => t,
-        None => fill(filled, file, loc.line(), module)?,
+        None => match fill(filled, slots, file, loc.line(), module) {
+            Some(t) => t,
+            None => {
+                crate::pr_warn!(
+                    "no allocation tag for Rust call site {}:{} [{}]; counted on the helpers' rows\n",
+                    loc.file(),
+                    loc.line(),
+                    module.unwrap_or(crate::c_str!("kernel"))
+                );
+                ptr::null_mut()
+            }
+        },
     };
     if KEYS[i].load(Relaxed) == 0 {
         filled.keys += 1;
     }
-    INDEX[i].store(t as u16, Relaxed);
+    TAG[i].store(t, Relaxed);
     KEYS[i].store(key, Release);
-    Some(tag(t))
+    tag(t)
 }
 
-/// The code tag of slot `t`, filled in, as strings.
-fn site(t: usize) -> (&'static [u8], u32, Option<&'static [u8]>) {
-    let ct = tag(t).ct();
-    (
-        ct.filename().as_bytes(),
-        ct.lineno(),
-        ct.modname().map(CStr::as_bytes),
-    )
+/// The slots of the kernel image or of one module.
+///
+/// # Invariants
+///
+/// `start..start + len` are valid tags: the kernel's [`TAGS`], or the
+/// `alloc_tags` section of a module whose code is running the lookup, where
+/// C tags may sit beside its [`ModuleSites`]. Tags with counters only
+/// (a module's get theirs when it is listed).
+#[derive(Clone, Copy)]
+struct Slots {
+    start: *mut bindings::alloc_tag,
+    len: usize,
 }
 
-/// Whether slot `t` is the site of `line` of `file` in `module`: a module
-/// loaded again finds its tags of the last time, counters and all.
-fn same_site(t: usize, file: &[u8], line: u32, module: Option<&CStr>) -> bool {
-    site(t) == (file, line, module.map(CStr::as_bytes))
-}
-
-/// `name`, NUL-terminated, from the slots filled in or copied now.
-fn intern(filled: &mut Filled, name: &[u8]) -> Option<*const u8> {
-    for t in 0..filled.tags {
-        let ct = tag(t).ct();
-        for have in [Some(ct.filename()), ct.modname()].into_iter().flatten() {
-            if have.as_bytes() == name {
-                return Some(have.as_char_ptr().cast());
-            }
+impl Slots {
+    /// The slots for a location at `key`, and the name of its module.
+    fn of(key: usize) -> Option<(Self, Option<&'static CStr>)> {
+        if in_kernel_image(key) {
+            // INVARIANT: The kernel's slots.
+            let kernel = Self {
+                start: TAGS.0.get().cast(),
+                len: SITES,
+            };
+            return Some((kernel, None));
         }
+        let (mut start, mut stop) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: Both pointers are valid for writes.
+        let name = unsafe { bindings::alloc_tag_module_tags(key, &mut start, &mut stop) };
+        let bytes = (stop as usize).checked_sub(start as usize)?;
+        if name.is_null() || start.is_null() || bytes % size_of::<bindings::alloc_tag>() != 0 {
+            // Neither the kernel nor a module: not counted here.
+            return None;
+        }
+        // INVARIANT: The bounds of the section of the module that holds
+        // the location, whose code is running (it asked for the lookup).
+        let slots = Self {
+            start,
+            len: bytes / size_of::<bindings::alloc_tag>(),
+        };
+        // SAFETY: The module's name, NUL-terminated, valid while it runs.
+        Some((slots, Some(unsafe { CStr::from_char_ptr(name) })))
+    }
+
+    fn iter(self) -> impl Iterator<Item = *mut bindings::alloc_tag> {
+        (0..self.len).map(move |i| self.start.wrapping_add(i))
+    }
+
+    /// The tag of `line` of `file` in `module`, if a slot is filled in for
+    /// it.
+    fn find(
+        self,
+        file: &[u8],
+        line: u32,
+        module: Option<&CStr>,
+    ) -> Option<*mut bindings::alloc_tag> {
+        let module = module.map(CStr::as_bytes);
+        self.iter().find(|&t| {
+            // SAFETY: A valid tag (type invariant); `is_filled` tells when
+            // its code tag may be read.
+            let ct = unsafe { ptr::addr_of!((*t).ct) };
+            // SAFETY: As above.
+            if !unsafe { is_filled(ct) } {
+                return false;
+            }
+            // SAFETY: A filled-in code tag: its strings are valid, and
+            // written no more while its module runs.
+            let ct = unsafe { super::codetag::CodeTag::from_raw(ct) };
+            ptr::eq(ct.function().as_char_ptr(), FUNCTION.as_ptr().cast())
+                && (ct.filename().as_bytes(), ct.lineno(), ct.modname().map(CStr::as_bytes))
+                    == (file, line, module)
+        })
+    }
+}
+
+/// `name`, NUL-terminated, from the names copied before or copied now.
+fn intern(filled: &mut Filled, name: &[u8]) -> Option<*const u8> {
+    let mut at = 0;
+    while at < filled.used {
+        let len = filled.names[at..filled.used]
+            .iter()
+            .position(|&b| b == 0)?;
+        if &filled.names[at..at + len] == name {
+            return Some(filled.names[at..].as_ptr());
+        }
+        at += len + 1;
     }
     let end = filled
         .used
@@ -379,22 +456,29 @@ fn intern(filled: &mut Filled, name: &[u8]) -> Option<*const u8> {
     Some(dst.as_ptr())
 }
 
-/// Fills in the next free slot for `line` of `file` (in `module`): its
-/// index.
-fn fill(filled: &mut Filled, file: &[u8], line: u32, module: Option<&CStr>) -> Option<usize> {
-    let t = filled.tags;
-    if t == SITES {
-        return None;
-    }
+/// Fills in a free slot of `slots` for `line` of `file` (in `module`).
+fn fill(
+    filled: &mut Filled,
+    slots: Slots,
+    file: &[u8],
+    line: u32,
+    module: Option<&CStr>,
+) -> Option<*mut bindings::alloc_tag> {
+    let slot = slots.iter().find(|&t| {
+        // SAFETY: A valid tag (type invariant of `Slots`).
+        let ct = unsafe { ptr::addr_of!((*t).ct) };
+        // SAFETY: As above; a slot with counters can be counted with.
+        !unsafe { is_filled(ct) } && !unsafe { (*t).counters }.is_null()
+    })?;
     let name = intern(filled, file)?;
     let modname = match module {
         Some(m) => intern(filled, m.as_bytes())?,
         None => ptr::null(),
     };
-    let slot = TAGS.slot(t);
-    // SAFETY: The slot is not filled in (`t` is the first free one) and
-    // `LOCK` is held: nothing else reads or writes its code tag. The name
-    // goes last, with release: from then on the slot is listed.
+    // SAFETY: The slot is not filled in and `LOCK` is held: nothing else
+    // reads or writes its code tag (the codetag core leaves a module's
+    // tags alone while its code runs). The name goes last, with release:
+    // from then on the slot is listed.
     unsafe {
         (*slot).ct.lineno = line;
         (*slot).ct.modname = modname.cast();
@@ -402,15 +486,12 @@ fn fill(filled: &mut Filled, file: &[u8], line: u32, module: Option<&CStr>) -> O
         AtomicPtr::from_ptr(ptr::addr_of_mut!((*slot).ct.filename).cast())
             .store(name.cast_mut(), Release);
     }
-    filled.tags = t + 1;
-    FILLED_SLOTS.store(t + 1, Relaxed);
-    Some(t)
+    Some(slot)
 }
 
 /// Forgets the locations of `module`, which is going away: another module
-/// may be loaded where they were. Their tags stay, listed with the module's
-/// name, while allocations counted on them live, and the module finds them
-/// again if it is loaded again.
+/// may be loaded where they were. Its tags are the codetag core's to keep
+/// or drop with the rest of the module's.
 ///
 /// # Safety
 ///

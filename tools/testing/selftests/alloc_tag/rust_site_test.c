@@ -3,14 +3,16 @@
  * Allocation tags of Rust call sites: what a Rust module
  * (tests/modules/rust_alloc_site) allocates is counted on its own lines,
  * exactly, with its name and func:(rust); the rows go back to zero when it
- * frees; a row with an allocation still live stays after unload, and the
- * module loaded again counts on the same rows.
+ * frees. Its tags are module tags in the module tag area: gone with the
+ * module when they count nothing, kept after it while another module
+ * (alloc_tag_keeper) holds what it allocated, reclaimed by the next module
+ * load once that is freed, like a C module's.
  *
  * $ALLOC_TAG_RUST_SITES=1: the kernel tags Rust call sites; otherwise C
  * 6.12 behaviour is expected, where the module has no rows at all (its
  * allocations are counted on the C helpers' rows, rust/helpers/).
  *
- * The module is looked for next to the test module (/modules/).
+ * The modules are looked for next to the test module (/modules/).
  */
 #include "../kselftest_harness.h"
 #include "alloc_tag_util.h"
@@ -19,10 +21,14 @@
 #define RS_FILE		RS_NAME ".rs"
 #define RS_OBJECTS	16
 /* What the module logs at load. */
-#define RS_LINES	RS_NAME ": objects at line %d, vector at line %d, leaked at line %d"
+#define RS_LINES	RS_NAME ": objects at line %d, vector at line %d, handed over at line %d"
+#define RS_KEPT		"alloc_tag: module " RS_NAME " unloaded with 1 tags in use; keeping its tags"
+#define RS_RECLAIMED	"alloc_tag: reclaimed the tags of unloaded module " RS_NAME
+/* The lines the module allocates from. */
+#define RS_ROWS		3
 
 struct rs_lines {
-	int objects, vector, leaked;
+	int objects, vector, handed;
 };
 
 static bool rust_sites(void)
@@ -32,8 +38,11 @@ static bool rust_sites(void)
 	return v && !strcmp(v, "1");
 }
 
-/* Loads the module and reads its lines from what it logs: 0 or -errno. */
-static int rs_load(struct rs_lines *l)
+/*
+ * Loads the module and reads its lines from what it logs: 0 or -errno.
+ * What the kernel logged meanwhile goes to *@logp unless @logp is NULL.
+ */
+static int rs_load(struct rs_lines *l, char **logp)
 {
 	char path[1024], *log, *at, *last = NULL;
 	int kmsg = at_kmsg_open(false), ret;
@@ -48,9 +57,12 @@ static int rs_load(struct rs_lines *l)
 	for (at = log; !ret && (at = strstr(at, RS_NAME ": objects at line")); at++)
 		last = at;
 	if (!ret && (!last ||
-		     sscanf(last, RS_LINES, &l->objects, &l->vector, &l->leaked) != 3))
+		     sscanf(last, RS_LINES, &l->objects, &l->vector, &l->handed) != 3))
 		ret = -EBADMSG;
-	free(log);
+	if (logp)
+		*logp = log;
+	else
+		free(log);
 	return ret;
 }
 
@@ -109,7 +121,7 @@ TEST(module_lines_count_exactly)
 	at_unload_module_name(RS_NAME);
 	helper = rs_helper_calls();
 	ASSERT_LE(0, helper) TH_LOG("no row of rust_helper_krealloc");
-	ret = rs_load(&l);
+	ret = rs_load(&l, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", RS_NAME, strerror(-ret));
 	if (!rust_sites()) {
 		/*
@@ -127,17 +139,39 @@ TEST(module_lines_count_exactly)
 	EXPECT_EQ(0, rs_check(_metadata, l.objects, RS_OBJECTS,
 			      RS_OBJECTS * object, "objects"));
 	EXPECT_EQ(0, rs_check(_metadata, l.vector, 1, vector, "vector"));
-	EXPECT_EQ(0, rs_check(_metadata, l.leaked, 1, object, "leaked"));
+	EXPECT_EQ(0, rs_check(_metadata, l.handed, 1, object, "handed over"));
+	EXPECT_EQ(RS_ROWS, at_read_rows(RS_NAME, NULL, 0));
+	/* Without the keeper it frees everything: its tags go with it. */
+	at_unload_keeper();
 	ASSERT_EQ(0, at_unload_module_name(RS_NAME));
+	EXPECT_EQ(0, at_read_rows(RS_NAME, NULL, 0));
+}
+
+/* Unloads the module: 0 or -errno; what the kernel logged in *@log. */
+static int rs_unload_logged(char **log)
+{
+	int kmsg = at_kmsg_open(false), ret;
+
+	*log = NULL;
+	if (kmsg < 0)
+		return -errno;
+	ret = at_unload_module_name(RS_NAME);
+	*log = at_kmsg_read(kmsg);
+	close(kmsg);
+	return ret;
+}
+
+/* Whether @log has the line @want. */
+static bool rs_logged(const char *log, const char *want)
+{
+	return log && at_log_find_line(log, want, want, NULL, 0);
 }
 
 TEST(rows_outlive_the_module)
 {
 	long long object = at_slab_size(1024);
 	struct rs_lines l, again;
-	struct at_row rows[64];
-	const struct at_row *r;
-	unsigned long long leaked;
+	char *log;
 	int ret;
 
 	if (at_sysctl() != 1)
@@ -145,28 +179,44 @@ TEST(rows_outlive_the_module)
 	if (!rust_sites())
 		SKIP(return, "the kernel does not tag Rust call sites");
 	at_unload_module_name(RS_NAME);
-	ret = rs_load(&l);
+	ret = at_load_keeper();
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", AT_KEEPER_NAME, strerror(-ret));
+	ASSERT_EQ(0, at_set_mod_param(AT_KEEPER_NAME, "release", "1"));
+	ret = rs_load(&l, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", RS_NAME, strerror(-ret));
-	ASSERT_EQ(0, at_unload_module_name(RS_NAME));
 
-	/* What it freed is back to zero; what it leaked is still counted. */
+	/* Unloaded, one object with the keeper: the tags stay, exact. */
+	EXPECT_EQ(0, rs_unload_logged(&log));
+	EXPECT_TRUE(rs_logged(log, RS_KEPT))
+		TH_LOG("no line '%s' in the kernel log:\n%s", RS_KEPT, log);
+	free(log);
+	EXPECT_EQ(1, at_mod_param(AT_KEEPER_NAME, "held"));
+	EXPECT_EQ(RS_ROWS, at_read_rows(RS_NAME, NULL, 0));
 	EXPECT_EQ(0, rs_check(_metadata, l.objects, 0, 0, "objects, unloaded"));
 	EXPECT_EQ(0, rs_check(_metadata, l.vector, 0, 0, "vector, unloaded"));
-	r = rs_row(rows, l.leaked);
-	ASSERT_NE(NULL, r) TH_LOG("the leaked object's row went with the module");
-	leaked = r->calls;
-	EXPECT_GE(leaked, 1);
-	EXPECT_EQ(r->bytes, (long long)leaked * object);
+	EXPECT_EQ(0, rs_check(_metadata, l.handed, 1, object, "handed over, unloaded"));
 
-	/* Loaded again: the same rows, one more leaked object on the last. */
-	ret = rs_load(&again);
+	/* The keeper frees it: the kept row counts down to zero. */
+	ASSERT_EQ(0, at_set_mod_param(AT_KEEPER_NAME, "release", "1"));
+	EXPECT_EQ(0, rs_check(_metadata, l.handed, 0, 0, "handed over, freed"));
+
+	/* Loaded again, it reclaims them: one set of rows, counting anew. */
+	ret = rs_load(&again, &log);
 	ASSERT_EQ(0, ret) TH_LOG("loading %s again: %s", RS_NAME, strerror(-ret));
+	EXPECT_TRUE(rs_logged(log, RS_RECLAIMED))
+		TH_LOG("no line '%s' in the kernel log", RS_RECLAIMED);
+	free(log);
 	EXPECT_EQ(l.objects, again.objects);
+	EXPECT_EQ(RS_ROWS, at_read_rows(RS_NAME, NULL, 0));
 	EXPECT_EQ(0, rs_check(_metadata, l.objects, RS_OBJECTS,
 			      RS_OBJECTS * object, "objects, loaded again"));
-	EXPECT_EQ(0, rs_check(_metadata, l.leaked, leaked + 1,
-			      (leaked + 1) * object, "leaked, loaded again"));
+	EXPECT_EQ(0, rs_check(_metadata, l.handed, 1, object,
+			      "handed over, loaded again"));
+
+	/* Without the keeper nothing outlives it. */
+	EXPECT_EQ(0, at_unload_keeper());
 	ASSERT_EQ(0, at_unload_module_name(RS_NAME));
+	EXPECT_EQ(0, at_read_rows(RS_NAME, NULL, 0));
 }
 
 TEST_HARNESS_MAIN
