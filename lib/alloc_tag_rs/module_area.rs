@@ -337,7 +337,7 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
     };
     let (start, size) = (
         listing.entry().start() as usize,
-        listing.len() * TAG_SIZE,
+        listing.section_len() * TAG_SIZE,
     );
     if let Some(area) = area() {
         let full = {

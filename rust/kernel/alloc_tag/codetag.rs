@@ -855,7 +855,7 @@ impl<'a> Listing<'a> {
 
     /// The size of the module's section in tags, slots for Rust call
     /// sites not filled in yet too.
-    pub fn len(&self) -> usize {
+    pub fn section_len(&self) -> usize {
         self.m.len(self.ty.desc.tag_size)
     }
 

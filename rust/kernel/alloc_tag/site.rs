@@ -426,9 +426,9 @@ impl Slots {
             // SAFETY: A filled-in code tag: its strings are valid, and
             // written no more while its module runs.
             let ct = unsafe { super::codetag::CodeTag::from_raw(ct) };
+            let modname = ct.modname().map(CStr::as_bytes);
             ptr::eq(ct.function().as_char_ptr(), FUNCTION.as_ptr().cast())
-                && (ct.filename().as_bytes(), ct.lineno(), ct.modname().map(CStr::as_bytes))
-                    == (file, line, module)
+                && (ct.filename().as_bytes(), ct.lineno(), modname) == (file, line, module)
         })
     }
 }
@@ -437,9 +437,7 @@ impl Slots {
 fn intern(filled: &mut Filled, name: &[u8]) -> Option<*const u8> {
     let mut at = 0;
     while at < filled.used {
-        let len = filled.names[at..filled.used]
-            .iter()
-            .position(|&b| b == 0)?;
+        let len = filled.names[at..filled.used].iter().position(|&b| b == 0)?;
         if &filled.names[at..at + len] == name {
             return Some(filled.names[at..].as_ptr());
         }

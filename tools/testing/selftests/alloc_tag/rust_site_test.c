@@ -21,8 +21,10 @@
 #define RS_FILE		RS_NAME ".rs"
 #define RS_OBJECTS	16
 /* What the module logs at load. */
-#define RS_LINES	RS_NAME ": objects at line %d, vector at line %d, handed over at line %d"
-#define RS_KEPT		"alloc_tag: module " RS_NAME " unloaded with 1 tags in use; keeping its tags"
+#define RS_LINES	RS_NAME ": objects at line %d, vector at line %d, " \
+			"handed over at line %d"
+#define RS_KEPT		"alloc_tag: module " RS_NAME \
+			" unloaded with 1 tags in use; keeping its tags"
 #define RS_RECLAIMED	"alloc_tag: reclaimed the tags of unloaded module " RS_NAME
 /* The lines the module allocates from. */
 #define RS_ROWS		3
