@@ -209,7 +209,8 @@ fn ignore_list_syntax() {
     assert!(repo.matches("lib/alloc_tag_rs/codetag.rs"));
     assert!(repo.matches("lib/codetag.c"));
     assert!(!repo.matches("lib/alloc_tag_rs.c"));
-    assert!(!repo.matches("mm/page_alloc.c"));
+    assert!(!repo.matches("mm/vmalloc.c"));
+    assert!(!repo.matches("fs/kernfs/dir.c"));
 }
 
 #[test]
