@@ -760,24 +760,27 @@ impl Writer<'_> {
     }
 }
 
-/// The allocation tags of `m`, an entry of `ty`: none unless `ty` is the
-/// allocation tag type.
-fn alloc_tags_of<'a>(ty: &Type, m: &'a Module) -> impl Iterator<Item = &'a Tag> + 'a {
+/// `tags`, of a module entry of `ty`, as allocation tags: none unless `ty`
+/// is the allocation tag type.
+fn as_alloc_tags<'a>(
+    ty: &Type,
+    tags: impl Iterator<Item = &'a CodeTag> + 'a,
+) -> impl Iterator<Item = &'a Tag> + 'a {
     let alloc = ty.alloc;
-    m.tags(ty.desc.tag_size)
-        .take_while(move |_| alloc)
+    tags.take_while(move |_| alloc)
         // SAFETY: The type's tags are allocation tags (type invariant).
         .map(|ct| unsafe { Tag::from_codetag(ct) })
 }
 
+/// The allocation tags of `m`, an entry of `ty`.
+fn alloc_tags_of<'a>(ty: &Type, m: &'a Module) -> impl Iterator<Item = &'a Tag> + 'a {
+    as_alloc_tags(ty, m.tags(ty.desc.tag_size))
+}
+
 /// Every allocation tag of `m`, an entry of `ty`, with the slots for Rust
-/// call sites not filled in (none unless `ty` is the allocation tag type).
+/// call sites not filled in.
 fn all_alloc_tags_of<'a>(ty: &Type, m: &'a Module) -> impl Iterator<Item = &'a Tag> + 'a {
-    let alloc = ty.alloc;
-    m.all_tags(ty.desc.tag_size)
-        .take_while(move |_| alloc)
-        // SAFETY: The type's tags are allocation tags (type invariant).
-        .map(|ct| unsafe { Tag::from_codetag(ct) })
+    as_alloc_tags(ty, m.all_tags(ty.desc.tag_size))
 }
 
 /// Whether the allocation tags of `m`, an entry of `ty`, count nothing.
