@@ -59,13 +59,16 @@ const __LOG_PREFIX: &[u8] = b"alloc_tag\0";
 static PROFILING_SUPPORT: AtomicBool =
     AtomicBool::new(cfg!(CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT));
 
-/// Whether allocations are being profiled; C tests it inline in every hook.
+/// Whether allocations are being profiled; C tests it inline in every hook
+/// and in `alloc_hooks()`.
 #[no_mangle]
 pub static mem_alloc_profiling_key: StaticKey =
     StaticKey::new(cfg!(CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT));
 
 // C declares the key as a `struct static_key_true` or `_false`: same layout.
 const _: () = assert!(size_of::<StaticKey>() == size_of::<bindings::static_key_true>());
+// Exported: `alloc_hooks()` tests it, in modules too.
+export_symbol!(mem_alloc_profiling_key);
 
 /// The counters of tags that cannot have their own per-CPU counters
 /// (`ARCH_NEEDS_WEAK_PER_CPU`); exported for modules.

@@ -211,4 +211,37 @@ TEST_F(sysctl, other_modes_are_refused)
 	}
 }
 
+#define RHASH_NAME	"alloc_tag_rhash"
+
+/*
+ * An rhashtable made while profiling is off and grown after it is turned
+ * on: rhashtable_init() records its caller's tag, so the new bucket
+ * tables are counted on the module's rhashtable_init() line. (alloc_hooks()
+ * sets current->alloc_tag only while profiling is on; a table that
+ * recorded no tag would stay unaccounted for good.)
+ */
+TEST_F(sysctl, rhashtable_made_while_off_counts_after)
+{
+	const struct at_row *r;
+	struct at_row rows[64];
+	char path[256];
+	int line, n, ret;
+
+	at_unload_module_name(RHASH_NAME);
+	ASSERT_EQ(2, pwrite_sysctl("0\n", 0));
+	ret = at_load_module_file(at_module_file(RHASH_NAME, path, sizeof(path)), "");
+	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", path, strerror(-ret));
+	line = at_mod_param(RHASH_NAME, "init_line");
+	EXPECT_LT(0, line);
+	EXPECT_EQ(2, pwrite_sysctl("1\n", 0));
+	/* From 16 buckets: more than 75 % full a few times over. */
+	EXPECT_EQ(0, at_set_mod_param(RHASH_NAME, "fill", "1000"));
+	n = at_read_rows(RHASH_NAME, rows, 64);
+	r = n > 0 ? at_find_row(rows, n < 64 ? n : 64, RHASH_NAME ".c", line) : NULL;
+	EXPECT_TRUE(r && r->calls > 0 && r->bytes > 0)
+		TH_LOG("the row of %s.c:%d: %s, %lld bytes, %llu calls", RHASH_NAME,
+		       line, r ? "there" : "none", r ? r->bytes : 0, r ? r->calls : 0);
+	EXPECT_EQ(0, at_unload_module_name(RHASH_NAME));
+}
+
 TEST_HARNESS_MAIN
