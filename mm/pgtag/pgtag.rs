@@ -23,7 +23,8 @@
 //!
 //! The allocator's paths (add, sub, get) are built for instruction count:
 //! in compressed mode each is one function without a stack frame; an index
-//! is set with one compare-and-exchange (loop) and cleared with one atomic
+//! is set with one atomic XOR (of the field's old bits with its new ones:
+//! only the page's owner writes the field) and cleared with one atomic
 //! AND (`scripts/trace` shows where each instruction goes).
 //!
 //! Setup comes from `lib/alloc_tag_rs/` (the boot parameter and the module
@@ -203,7 +204,7 @@ fn add(en: Enabled, page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
         // neither (maybe of module tags whose memory is gone).
         if h.update(PageRef::Tag(tag)) {
             // No overflow: the order is at most `MAX_PAGE_ORDER`.
-            tag.count((PAGE_SIZE as u64).wrapping_shl(order), 1);
+            tag.add_call((PAGE_SIZE as u64).wrapping_shl(order));
         }
         true
     };
@@ -250,7 +251,7 @@ pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_u
         PageRef::Tag(tag) => {
             // No overflow: the order is at most `MAX_PAGE_ORDER`.
             let bytes = (PAGE_SIZE as u64).wrapping_shl(order);
-            tag.count(bytes.wrapping_neg(), 1u64.wrapping_neg());
+            tag.sub_call(bytes);
         }
     })
 }
@@ -328,7 +329,7 @@ pub unsafe extern "C" fn __pgalloc_tag_split(
     for page in folio.pages_from(step) {
         with_handle(en, page, (), |h| {
             if h.update(PageRef::Tag(tag)) {
-                tag.count(0, 1);
+                tag.add_call(0);
             }
         });
     }

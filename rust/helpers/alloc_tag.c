@@ -74,10 +74,9 @@ unsigned long rust_helper_pgtag_flags_read(unsigned long *word)
 	return READ_ONCE(*word);
 }
 
-bool rust_helper_pgtag_flags_try_cmpxchg(unsigned long *word,
-					 unsigned long *old, unsigned long new)
+void rust_helper_pgtag_flags_xor(unsigned long *word, unsigned long mask)
 {
-	return try_cmpxchg(word, old, new);
+	atomic_long_xor(mask, (atomic_long_t *)word);
 }
 
 void rust_helper_pgtag_flags_andnot(unsigned long *word, unsigned long mask)

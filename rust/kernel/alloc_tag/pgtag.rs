@@ -127,9 +127,9 @@
 //! assert_eq!(layout.load(&word), 5);
 //! assert_eq!((layout.take(&word), layout.take(&word)), (5, NO_INDEX));
 //! assert_eq!(word.load(), others);
-//! // A compare-and-exchange that finds another value changes nothing.
-//! assert_eq!(word.compare_exchange(0, 1), Err(others));
-//! assert_eq!(word.compare_exchange(others, 1), Ok(()));
+//! // Toggling flips exactly the bits asked for.
+//! word.toggle(others ^ 1);
+//! assert_eq!(word.load(), 1);
 //! word.clear(1);
 //! assert_eq!(word.load(), 0);
 //! ```
@@ -231,7 +231,7 @@ pub static COMPRESSED_KEY: &StaticKey =
 /// (on x86 a constant bit is a `lock orb` or `lock andb` on one byte) and
 /// writes the word plainly while it owns the page. Rust's atomic types must
 /// not be mixed with accesses of another size, so this type uses the
-/// instructions of C's `READ_ONCE()`, `try_cmpxchg()` and
+/// instructions of C's `READ_ONCE()`, `atomic_long_xor()` and
 /// `atomic_long_andnot()` instead: inline assembly on x86-64, whose effects
 /// are the hardware's, as they are for C, and those C functions elsewhere.
 ///
@@ -292,43 +292,25 @@ impl FlagsWord {
         }
     }
 
-    /// Replaces the word with `new` if it is `old`, like `try_cmpxchg()`:
-    /// `Err` with the value found otherwise. Fully ordered, as C's is.
+    /// Flips the bits of `mask`, atomically, like `atomic_long_xor()`.
     #[inline]
-    pub fn compare_exchange(&self, old: usize, new: usize) -> Result<(), usize> {
+    pub fn toggle(&self, mask: usize) {
+        // SAFETY: A locked `xor` on a valid, aligned word: an atomic
+        // read-modify-write, as C's `atomic_long_xor()` on x86-64.
         #[cfg(CONFIG_X86_64)]
-        {
-            let found: usize;
-            // SAFETY: A locked `cmpxchg` on a valid, aligned word: an
-            // atomic read-modify-write, as C's `try_cmpxchg()` on x86-64.
-            unsafe {
-                core::arch::asm!(
-                    "lock cmpxchg qword ptr [{p}], {new}",
-                    p = in(reg) self.as_ptr(),
-                    new = in(reg) new,
-                    inout("rax") old => found,
-                    options(nostack)
-                )
-            };
-            if found == old {
-                Ok(())
-            } else {
-                Err(found)
-            }
-        }
+        unsafe {
+            core::arch::asm!(
+                "lock xor qword ptr [{p}], {m}",
+                p = in(reg) self.as_ptr(),
+                m = in(reg) mask,
+                options(nostack)
+            )
+        };
+        // SAFETY: The word is valid.
         #[cfg(not(CONFIG_X86_64))]
-        {
-            let mut found = old as crate::ffi::c_ulong;
-            // SAFETY: The word is valid; `found` is a local.
-            let done = unsafe {
-                bindings::pgtag_flags_try_cmpxchg(self.as_ptr().cast(), &mut found, new as _)
-            };
-            if done {
-                Ok(())
-            } else {
-                Err(found as usize)
-            }
-        }
+        unsafe {
+            bindings::pgtag_flags_xor(self.as_ptr().cast(), mask as _)
+        };
     }
 
     /// Clears the bits of `mask`, atomically, like `atomic_long_andnot()`.
@@ -559,13 +541,6 @@ impl PageTagLayout {
         Some(base.wrapping_add(off) as *const bindings::alloc_tag)
     }
 
-    /// The field's bits for `index` (the bits past the field dropped).
-    #[inline]
-    fn bits(&self, index: usize) -> usize {
-        // By the type invariant the shift is less than the word's width.
-        index.wrapping_shl(self.shift.load(Relaxed)) & self.mask.load(Relaxed)
-    }
-
     /// The index stored in `word`.
     #[inline]
     pub fn load(&self, word: &FlagsWord) -> usize {
@@ -574,15 +549,16 @@ impl PageTagLayout {
 
     /// Stores `index` (at most [`PageTagLayout::max_index`]) in `word`,
     /// leaving every other bit as it is, also those that other CPUs change
-    /// meanwhile: a compare-and-exchange loop.
+    /// meanwhile: one atomic XOR of the field's old bits with its new ones.
+    /// The caller is the only writer of the field meanwhile.
     #[inline]
     pub fn store(&self, word: &FlagsWord, index: usize) {
+        // One load of the mask: the compiler does not merge atomic loads.
+        // By the type invariant the shift is less than the word's width;
+        // the bits past the field are dropped.
         let mask = self.mask.load(Relaxed);
-        let bits = self.bits(index);
-        let mut old = word.load();
-        while let Err(now) = word.compare_exchange(old, old & !mask | bits) {
-            old = now;
-        }
+        let new = index.wrapping_shl(self.shift.load(Relaxed)) & mask;
+        word.toggle((word.load() & mask) ^ new);
     }
 
     /// Takes the index out of `word`: returns it and leaves [`NO_INDEX`],

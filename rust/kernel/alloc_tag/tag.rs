@@ -97,14 +97,22 @@ impl Tag {
         ptr::from_ref(self).cast_mut().cast()
     }
 
-    /// Adds `bytes` and `calls` to this CPU's counters, like C's
-    /// `this_cpu_add()`: safe against interrupts and preemption. The
-    /// counters are `u64` and wrap, so subtracting is adding the negation.
+    /// Counts one call of `bytes` bytes more on this CPU, like C's
+    /// `this_cpu_add()` and `this_cpu_inc()`: safe against interrupts and
+    /// preemption.
     #[inline]
-    pub fn count(&self, bytes: u64, calls: u64) {
+    pub fn add_call(&self, bytes: u64) {
         // SAFETY: By the type invariant `counters` is a valid per-CPU
         // pointer while the tag is in use.
-        unsafe { this_cpu_count((*self.as_ptr()).counters, bytes, calls) };
+        unsafe { this_cpu_count::<1>((*self.as_ptr()).counters, bytes) };
+    }
+
+    /// Counts one call of `bytes` bytes fewer on this CPU. The counters are
+    /// `u64` and wrap, so subtracting is adding the negation.
+    #[inline]
+    pub fn sub_call(&self, bytes: u64) {
+        // SAFETY: As in `add_call`.
+        unsafe { this_cpu_count::<-1>((*self.as_ptr()).counters, bytes.wrapping_neg()) };
     }
 
     /// Returns the tag's code tag.
@@ -205,17 +213,18 @@ impl Tag {
     }
 }
 
-/// Adds `bytes` and `calls` to this CPU's instance of the per-CPU counters
+/// Adds `bytes` and `CALLS` to this CPU's instance of the per-CPU counters
 /// at `c`.
 ///
 /// One instruction each on x86-64, as in C, so no CPU switch or interrupt
-/// can come between a read and its write; elsewhere C's `this_cpu_add()`.
+/// can come between a read and its write (`CALLS` an immediate operand);
+/// elsewhere C's `this_cpu_add()`.
 ///
 /// # Safety
 ///
 /// `c` is a valid per-CPU pointer.
 #[inline(always)]
-unsafe fn this_cpu_count(c: *mut bindings::alloc_tag_counters, bytes: u64, calls: u64) {
+unsafe fn this_cpu_count<const CALLS: i8>(c: *mut bindings::alloc_tag_counters, bytes: u64) {
     // SAFETY: Per the safety requirements, `c` is an offset in the per-CPU
     // segment (`%gs`) of the aligned `u64` counters; on !SMP a plain address.
     #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
@@ -225,7 +234,7 @@ unsafe fn this_cpu_count(c: *mut bindings::alloc_tag_counters, bytes: u64, calls
             "add qword ptr gs:[{c} + {calls_at}], {calls}",
             c = in(reg) c,
             bytes = in(reg) bytes,
-            calls = in(reg) calls,
+            calls = const CALLS,
             bytes_at = const core::mem::offset_of!(bindings::alloc_tag_counters, bytes),
             calls_at = const core::mem::offset_of!(bindings::alloc_tag_counters, calls),
             options(nostack)
@@ -239,7 +248,7 @@ unsafe fn this_cpu_count(c: *mut bindings::alloc_tag_counters, bytes: u64, calls
             "add qword ptr [{c} + {calls_at}], {calls}",
             c = in(reg) c,
             bytes = in(reg) bytes,
-            calls = in(reg) calls,
+            calls = const CALLS,
             bytes_at = const core::mem::offset_of!(bindings::alloc_tag_counters, bytes),
             calls_at = const core::mem::offset_of!(bindings::alloc_tag_counters, calls),
             options(nostack)
@@ -250,7 +259,7 @@ unsafe fn this_cpu_count(c: *mut bindings::alloc_tag_counters, bytes: u64, calls
     #[cfg(not(CONFIG_X86_64))]
     unsafe {
         bindings::alloc_tag_this_cpu_add(ptr::addr_of_mut!((*c).bytes), bytes);
-        bindings::alloc_tag_this_cpu_add(ptr::addr_of_mut!((*c).calls), calls);
+        bindings::alloc_tag_this_cpu_add(ptr::addr_of_mut!((*c).calls), CALLS as i64 as u64);
     };
 }
 
