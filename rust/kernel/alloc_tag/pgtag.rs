@@ -566,11 +566,14 @@ impl PageTagLayout {
     /// caller is the only writer of the field meanwhile.
     #[inline]
     pub fn take(&self, word: &FlagsWord) -> usize {
-        let index = self.load(word);
-        if index != NO_INDEX {
-            word.clear(self.mask.load(Relaxed));
+        // One load of the mask, as in `store`.
+        let mask = self.mask.load(Relaxed);
+        let bits = word.load() & mask;
+        // `NO_INDEX` is no bits.
+        if bits != 0 {
+            word.clear(mask);
         }
-        index
+        bits.wrapping_shr(self.shift.load(Relaxed))
     }
 }
 
