@@ -360,7 +360,9 @@ pub(crate) unsafe extern "C" fn alloc_tag_module_load(
             Some(_) => {}
             // Compressed mode, and the tags would have indexes past what
             // page->flags holds (mm/pgtag/ warned): profiling stops.
-            None if !pgtag::module_tags_fit(module, start, size) => {
+            // SAFETY: The module's tags are at `start`, its code has not
+            // run, and the write lock is held (the safety requirements).
+            None if !unsafe { pgtag::module_tags_fit(module, start, size) } => {
                 shutdown_mem_profiling(false);
             }
             None => {}

@@ -19,7 +19,11 @@
 //! turns its C pointers into a [`TaggedPage`] once, gets a handle from
 //! [`with_handle`], reads, updates, sets or takes the reference, and drops
 //! the handle. C calls these paths only while profiling is enabled: the
-//! static key test stays inline in `include/linux/pgalloc_tag.h`.
+//! static key test stays inline in `include/linux/pgalloc_tag.h`. So does
+//! the test of `mem_profiling_compressed` for the add and sub paths, which
+//! have a function for each place (`__pgalloc_tag_add_flags()` and
+//! `__pgalloc_tag_add()`, ...): with jump labels C's test is a patched
+//! jump, where ours would be a load, a test and a branch.
 //!
 //! The allocator's paths (add, sub, get) are built for instruction count:
 //! in compressed mode each is one function without a stack frame; an index
@@ -109,26 +113,69 @@ impl Enabled {
     }
 }
 
+/// Where page tag references live, as the boot chose: `page->flags` or
+/// page_ext.
+///
+/// # Invariants
+///
+/// The field is whether `mem_profiling_compressed` is on: made only by
+/// [`Place::of_boot`] and [`Place::tested`].
+#[derive(Clone, Copy)]
+struct Place(bool);
+
+impl Place {
+    /// The place, from the key.
+    #[inline(always)]
+    fn of_boot() -> Self {
+        // INVARIANT: From the key.
+        Self(mem_profiling_compressed.is_enabled())
+    }
+
+    /// The place C found the key to say (the add and sub paths test it
+    /// inline, as a patched jump with jump labels).
+    ///
+    /// # Safety
+    ///
+    /// `flags` is whether `mem_profiling_compressed` is on.
+    #[inline(always)]
+    unsafe fn tested(flags: bool) -> Self {
+        // INVARIANT: Per the safety requirements.
+        Self(flags)
+    }
+}
+
 /// Runs `f` on the handle of `page`'s reference in the mode the boot
 /// chose; `none` if the page has no page_ext (yet).
+#[inline(always)]
+fn with_handle<R>(en: Enabled, page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
+    with_place(en, Place::of_boot(), page, none, f)
+}
+
+/// [`with_handle`] at a place known already.
 ///
 /// The `page->flags` path is inlined into the caller and calls nothing, so
 /// it needs no stack frame; the page_ext path, which calls into page_ext,
 /// is a function of its own.
 #[inline(always)]
-fn with_handle<R>(en: Enabled, page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
-    if mem_profiling_compressed.is_enabled() {
+fn with_place<R>(
+    en: Enabled,
+    place: Place,
+    page: &TaggedPage,
+    none: R,
+    f: impl FnOnce(&Handle<'_>) -> R,
+) -> R {
+    if place.0 {
         page.with_flags(&LAYOUT, f)
     } else {
         with_page_ext(en, page, none, f)
     }
 }
 
-/// [`with_handle`] in page_ext mode.
+/// [`with_place`] in page_ext mode.
 #[inline(never)]
 fn with_page_ext<R>(_: Enabled, page: &TaggedPage, none: R, f: impl FnOnce(&Handle<'_>) -> R) -> R {
     // SAFETY: Profiling is enabled (`Enabled`), so it was not off for good
-    // at boot, and compressed mode is off (`with_handle`): page_ext was
+    // at boot, and compressed mode is off (`with_place`): page_ext was
     // asked for tag references.
     unsafe { page.with_page_ext(none, f) }
 }
@@ -157,14 +204,45 @@ pub extern "C" fn pgtag_page_ext_ready() {
 }
 
 /// `pgalloc_tag_add()`: accounts the `2^order` pages from `page` on to
-/// `task`'s tag.
+/// `task`'s tag, in page_ext mode (`mem_profiling_compressed` is off).
 ///
 /// # Safety
 ///
 /// `page` is a page being allocated, of order at most `MAX_PAGE_ORDER`,
-/// and `task` a live task (C passes `current`); profiling is enabled.
+/// and `task` a live task (C passes `current`); profiling is enabled and
+/// compressed mode is off.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_add(
+    page: *mut bindings::page,
+    task: *mut bindings::task_struct,
+    order: c_uint,
+) {
+    // SAFETY: Per the safety requirements.
+    unsafe { add_raw(Place::tested(false), page, task, order) }
+}
+
+/// [`__pgalloc_tag_add`] in compressed mode: the reference goes in
+/// `page->flags`.
+///
+/// # Safety
+///
+/// As for [`__pgalloc_tag_add`], but compressed mode is on.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_add_flags(
+    page: *mut bindings::page,
+    task: *mut bindings::task_struct,
+    order: c_uint,
+) {
+    // SAFETY: Per the safety requirements.
+    unsafe { add_raw(Place::tested(true), page, task, order) }
+}
+
+/// # Safety
+///
+/// As for [`__pgalloc_tag_add`], references living at `place`.
+#[inline(always)]
+unsafe fn add_raw(
+    place: Place,
     page: *mut bindings::page,
     task: *mut bindings::task_struct,
     order: c_uint,
@@ -181,11 +259,11 @@ pub unsafe extern "C" fn __pgalloc_tag_add(
             (!tag.is_null()).then(|| Tag::from_raw(tag)),
         )
     };
-    add(en, page, tag, order);
+    add(en, place, page, tag, order);
 }
 
 #[inline(always)]
-fn add(en: Enabled, page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
+fn add(en: Enabled, place: Place, page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
     let Some(tag) = tag else {
         if DEBUG {
             add_untagged(en, page);
@@ -208,7 +286,7 @@ fn add(en: Enabled, page: &TaggedPage, tag: Option<&Tag>, order: c_uint) {
         }
         true
     };
-    let had_page_ext = with_handle(en, page, false, account);
+    let had_page_ext = with_place(en, place, page, false, account);
     if DEBUG && !had_page_ext {
         EARLY.record(page);
     }
@@ -230,18 +308,39 @@ fn add_untagged(en: Enabled, page: &TaggedPage) {
     }
 }
 
-/// `pgalloc_tag_sub()`: unaccounts the `2^order` pages from `page` on.
+/// `pgalloc_tag_sub()`: unaccounts the `2^order` pages from `page` on, in
+/// page_ext mode.
 ///
 /// # Safety
 ///
 /// `page` is a page being freed, of order at most `MAX_PAGE_ORDER`;
-/// profiling is enabled.
+/// profiling is enabled and compressed mode is off.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_sub(page: *mut bindings::page, order: c_uint) {
+    // SAFETY: Per the safety requirements.
+    unsafe { sub_raw(Place::tested(false), page, order) }
+}
+
+/// [`__pgalloc_tag_sub`] in compressed mode.
+///
+/// # Safety
+///
+/// As for [`__pgalloc_tag_sub`], but compressed mode is on.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_sub_flags(page: *mut bindings::page, order: c_uint) {
+    // SAFETY: Per the safety requirements.
+    unsafe { sub_raw(Place::tested(true), page, order) }
+}
+
+/// # Safety
+///
+/// As for [`__pgalloc_tag_sub`], references living at `place`.
+#[inline(always)]
+unsafe fn sub_raw(place: Place, page: *mut bindings::page, order: c_uint) {
     // SAFETY: The allocator owns the page's reference; profiling is
     // enabled.
     let (en, page) = unsafe { (Enabled::new(), TaggedPage::from_raw(page)) };
-    with_handle(en, page, (), move |h| match h.take() {
+    with_place(en, place, page, (), move |h| match h.take() {
         PageRef::None => {
             if DEBUG {
                 report_once("was not set when the page was freed");
@@ -405,7 +504,8 @@ pub unsafe extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_ui
     };
     let needed = map.indexes().map_or(LONG_BITS, bits_for);
     let free = bindings::NR_UNUSED_PAGEFLAG_BITS;
-    let usable = free.min(max_bits);
+    // No index larger than a tag can keep.
+    let usable = free.min(max_bits).min(bits_for(Tag::MAX_PAGE_INDEX + 1));
     let field = FlagsField::place(
         usable,
         LONG_BITS,
@@ -418,6 +518,9 @@ pub unsafe extern "C" fn pgtag_compressed_setup(compressed: bool, max_bits: c_ui
             unsafe {
                 LAYOUT.set_field(field.bits(), field.shift());
                 LAYOUT.set_kernel_tags(kernel_tags_start(), map.kernel_tags);
+                // The kernel's tags are valid, and nothing counts with them
+                // this early.
+                LAYOUT.give_indexes(kernel_tags_start(), kernel_tags_bytes());
             }
             if !mem_profiling_compressed.is_enabled() {
                 mem_profiling_compressed.enable();
@@ -482,12 +585,15 @@ pub unsafe extern "C" fn pgtag_set_module_area(start: usize, size: usize) {
 /// Whether the tags of module `name`, at `start..start + size` of the
 /// module tag area, can be referred to from `page->flags`: always outside
 /// compressed mode; else they must sit at whole-tag offsets and their
-/// indexes fit the field. On `false` (with a warning naming the module) the
-/// caller disables profiling and loads the module anyway.
+/// indexes fit the field, and then each tag keeps its index from now on
+/// (`Tag::set_page_index`). On `false` (with a warning naming the module)
+/// the caller disables profiling and loads the module anyway.
 ///
 /// # Safety
 ///
-/// `name` is a NUL-terminated string.
+/// `name` is a NUL-terminated string; `start..start + size` holds the
+/// module's allocation tags, which do not count yet (its code has not run),
+/// with the tag type's lock held for writing.
 #[no_mangle]
 pub unsafe extern "C" fn pgtag_module_tags_fit(
     name: *const c_char,
@@ -521,5 +627,8 @@ pub unsafe extern "C" fn pgtag_module_tags_fit(
         );
         return false;
     }
+    // SAFETY: Per the safety requirements the module's tags are there and
+    // do not count yet.
+    unsafe { LAYOUT.give_indexes(start, size) };
     true
 }

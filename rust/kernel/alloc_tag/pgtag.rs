@@ -134,6 +134,45 @@
 //! assert_eq!(word.load(), 0);
 //! ```
 //!
+//! Each tag keeps its index, so that storing it takes no arithmetic; a
+//! tag's flags stay:
+//!
+//! ```
+//! use kernel::{alloc_tag::{pgtag::PageTagLayout, Tag}, bindings};
+//!
+//! // SAFETY: An all-zero `alloc_tag` is valid (no pointers are followed).
+//! let mut tags: [bindings::alloc_tag; 8] = unsafe { core::mem::zeroed() };
+//! tags[5].ct.flags = bindings::CODETAG_FLAG_INACCURATE;
+//! let (base, size) = (tags.as_mut_ptr() as usize, core::mem::size_of_val(&tags));
+//! let tag = size / tags.len();
+//! let layout = PageTagLayout::new();
+//! // SAFETY: No index of this layout is in use yet; the tags are valid and
+//! // nothing else uses them.
+//! unsafe {
+//!     layout.set_field(3, 40); // indexes 0..=7
+//!     layout.set_kernel_tags(base, 3);
+//!     layout.set_module_area(base + 4 * tag, 4 * tag);
+//!     layout.give_indexes(base, size);
+//! }
+//! // SAFETY: The tags are valid.
+//! let kept: [usize; 8] = core::array::from_fn(|i| unsafe { Tag::from_raw(&tags[i]) }.page_index());
+//! // Tag 3 is neither the kernel's nor the area's, tag 7 past the field.
+//! assert_eq!(kept, [2, 3, 4, 0, 5, 6, 7, 0]);
+//! for (t, &k) in tags.iter().zip(&kept) {
+//!     assert_eq!(layout.index_of(t).unwrap_or(0), k);
+//! }
+//! assert_eq!(tags[5].ct.flags & 0xff, bindings::CODETAG_FLAG_INACCURATE);
+//! // What no tag can keep is none.
+//! // SAFETY: The tag is valid and nothing else uses it.
+//! let first = unsafe { Tag::from_raw(tags.as_mut_ptr()) };
+//! // SAFETY: As above.
+//! unsafe { first.set_page_index(Tag::MAX_PAGE_INDEX) };
+//! assert_eq!(first.page_index(), Tag::MAX_PAGE_INDEX);
+//! // SAFETY: As above.
+//! unsafe { first.set_page_index(Tag::MAX_PAGE_INDEX + 1) };
+//! assert_eq!(first.page_index(), 0);
+//! ```
+//!
 //! A field too narrow for every kernel tag gives indexes to the first ones
 //! and none to the module area:
 //!
@@ -166,9 +205,17 @@ use core::{
 /// Whether `module`'s tags at `start..start + size` of the module tag area
 /// can be referred to from `page->flags` (`pgtag_module_tags_fit()` of
 /// `mm/pgtag/`): always outside compressed mode. Warns, naming the module,
-/// when they cannot.
-pub fn module_tags_fit(module: &KModule, start: usize, size: usize) -> bool {
-    // SAFETY: A module's name is NUL-terminated (`KModule`'s invariant).
+/// when they cannot; when they can, each tag keeps its index from now on
+/// ([`Tag::set_page_index`]).
+///
+/// # Safety
+///
+/// `start..start + size` holds `module`'s allocation tags, which do not
+/// count yet (its code has not run), with the tag type's lock held for
+/// writing.
+pub unsafe fn module_tags_fit(module: &KModule, start: usize, size: usize) -> bool {
+    // SAFETY: A module's name is NUL-terminated (`KModule`'s invariant);
+    // the tags as the safety requirements have them.
     unsafe { bindings::pgtag_module_tags_fit(module.name().as_char_ptr(), start, size) }
 }
 
@@ -520,6 +567,25 @@ impl PageTagLayout {
             off = kernel.wrapping_add(m);
         }
         Some(FIRST_TAG_INDEX + off / TAG_SIZE)
+    }
+
+    /// Gives each tag of `size` bytes from `start` the index [`index_of`]
+    /// finds for it to keep ([`Tag::set_page_index`]), for [`Handle`] to
+    /// store: none for a tag without one.
+    ///
+    /// [`index_of`]: PageTagLayout::index_of
+    ///
+    /// # Safety
+    ///
+    /// `start..start + size` holds valid allocation tags, as the safety
+    /// requirements of [`Tag::set_page_index`] have them.
+    pub unsafe fn give_indexes(&self, start: usize, size: usize) {
+        for addr in (start..start.saturating_add(size)).step_by(TAG_SIZE) {
+            let tag = addr as *const bindings::alloc_tag;
+            // SAFETY: Per the safety requirements `tag` is a valid tag whose
+            // flags nothing else writes.
+            unsafe { Tag::from_raw(tag).set_page_index(self.index_of(tag).unwrap_or(NO_INDEX)) };
+        }
     }
 
     /// The address of the tag `index` stands for; `None` for the markers
@@ -881,9 +947,16 @@ impl Handle<'_> {
                     PageRef::None => NO_INDEX,
                     PageRef::Empty if DEBUG => EMPTY_INDEX,
                     PageRef::Empty => NO_INDEX,
-                    PageRef::Tag(t) => match layout.index_of(t.as_ptr()) {
-                        Some(i) => i,
-                        None => return false,
+                    // The index the tag keeps, given with the layout's
+                    // (`give_indexes`).
+                    PageRef::Tag(t) => match t.page_index() {
+                        NO_INDEX => return false,
+                        i => {
+                            if DEBUG && layout.index_of(t.as_ptr()) != Some(i) {
+                                report_once("would get an index its tag does not have");
+                            }
+                            i
+                        }
                     },
                 };
                 // Other bits of the word change under us (page flags set

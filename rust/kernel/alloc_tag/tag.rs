@@ -50,6 +50,11 @@ impl core::fmt::Display for SizeText {
 const OWN_COUNTERS: u32 = 1 << 1;
 const _: () = assert!(OWN_COUNTERS & bindings::CODETAG_FLAG_INACCURATE == 0);
 
+/// `codetag.flags` keeps the tag's page index ([`Tag::page_index`]) from
+/// this bit up; the flags are below it.
+const PAGE_INDEX_SHIFT: u32 = 8;
+const _: () = assert!((OWN_COUNTERS | bindings::CODETAG_FLAG_INACCURATE) >> PAGE_INDEX_SHIFT == 0);
+
 /// An allocation tag (`struct alloc_tag`): a code tag and its counters.
 ///
 /// # Invariants
@@ -61,6 +66,9 @@ const _: () = assert!(OWN_COUNTERS & bindings::CODETAG_FLAG_INACCURATE == 0);
 pub struct Tag(Opaque<bindings::alloc_tag>);
 
 impl Tag {
+    /// The largest page index a tag can keep ([`Tag::set_page_index`]).
+    pub const MAX_PAGE_INDEX: usize = (u32::MAX >> PAGE_INDEX_SHIFT) as usize;
+
     /// Borrows the allocation tag that embeds a code tag.
     ///
     /// # Safety
@@ -113,6 +121,44 @@ impl Tag {
     pub fn sub_call(&self, bytes: u64) {
         // SAFETY: As in `add_call`.
         unsafe { this_cpu_count::<-1>((*self.as_ptr()).counters, bytes.wrapping_neg()) };
+    }
+
+    /// Returns the index that stands for the tag in `page->flags`
+    /// (`sysctl.vm.mem_profiling=1,compressed`), as [`Tag::set_page_index`]
+    /// left it in `codetag.flags`: 0 if it has none.
+    ///
+    /// The page allocator's hot path reads it instead of working the index
+    /// out from the tag's address (a range test and a division).
+    #[inline]
+    pub fn page_index(&self) -> usize {
+        // SAFETY: `flags` is a valid `u32` of the tag. C sets its flag bit
+        // with `WRITE_ONCE()` meanwhile, so it is read as `READ_ONCE()` does.
+        let flags = unsafe { ptr::read_volatile(ptr::addr_of!((*self.as_ptr()).ct.flags)) };
+        (flags >> PAGE_INDEX_SHIFT) as usize
+    }
+
+    /// Keeps `index` as the tag's page index (none if it is 0, or larger
+    /// than [`Tag::MAX_PAGE_INDEX`]); the flags stay.
+    ///
+    /// # Safety
+    ///
+    /// Nothing else writes the tag's `codetag.flags` meanwhile: the tag does
+    /// not count yet (the kernel's tags in early boot, a module's before it
+    /// runs, its type's lock held for writing).
+    pub unsafe fn set_page_index(&self, index: usize) {
+        let index = if index > Self::MAX_PAGE_INDEX {
+            0
+        } else {
+            index as u32
+        };
+        // SAFETY: `flags` is a valid `u32` of the tag; per the safety
+        // requirements no other write races with this one, and readers read
+        // it as `READ_ONCE()` does.
+        unsafe {
+            let p = ptr::addr_of_mut!((*self.as_ptr()).ct.flags);
+            let flags = ptr::read_volatile(p) & ((1 << PAGE_INDEX_SHIFT) - 1);
+            ptr::write_volatile(p, flags | (index << PAGE_INDEX_SHIFT));
+        }
     }
 
     /// Returns the tag's code tag.
