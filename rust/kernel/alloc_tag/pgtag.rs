@@ -705,19 +705,21 @@ pub enum PageRef<'a> {
 ///     page::Page,
 /// };
 ///
-/// struct Tags([bindings::alloc_tag; 3]);
-/// // SAFETY: Only the tags' addresses are used.
+/// struct Tags(core::cell::UnsafeCell<[bindings::alloc_tag; 3]>);
+/// // SAFETY: The tags are written only below, before anything reads them.
 /// unsafe impl Sync for Tags {}
 /// // SAFETY: An all-zero `alloc_tag` is valid (no pointers are followed).
-/// static TAGS: Tags = Tags(unsafe { core::mem::zeroed() });
+/// static TAGS: Tags = Tags(core::cell::UnsafeCell::new(unsafe { core::mem::zeroed() }));
 /// static LAYOUT: PageTagLayout = PageTagLayout::new();
-/// // SAFETY: The layout is new, and its tags are statics.
+/// let tags = TAGS.0.get().cast::<bindings::alloc_tag>();
+/// // SAFETY: The layout is new, and its tags are statics nothing else uses.
 /// unsafe {
 ///     LAYOUT.set_field(2, bindings::NR_PAGEFLAGS);
-///     LAYOUT.set_kernel_tags(TAGS.0.as_ptr() as usize, 2);
+///     LAYOUT.set_kernel_tags(tags as usize, 2);
+///     LAYOUT.give_indexes(tags as usize, core::mem::size_of::<Tags>());
 /// }
 /// // SAFETY: Tags of `TAGS`, which lives for ever.
-/// let [t0, t1, outside] = [0, 1, 2].map(|i| unsafe { Tag::from_raw(&TAGS.0[i]) });
+/// let [t0, t1, outside] = [0, 1, 2].map(|i| unsafe { Tag::from_raw(tags.add(i)) });
 ///
 /// let page = Page::alloc_page(GFP_KERNEL)?;
 /// // SAFETY: The page is this test's: nothing else writes its reference.
