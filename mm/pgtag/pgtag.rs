@@ -189,17 +189,12 @@ pub extern "C" fn pgtag_page_ext_ready() {
         return;
     }
     let (marked, lost) = EARLY.mark_empty();
-    if lost == 0 {
-        pr_info!(
-            "{} pages allocated before page_ext existed marked as not accounted\n",
-            marked
-        );
-    } else {
-        pr_warn!(
-            "{} pages allocated before page_ext existed marked as not accounted, {} more not recorded: freeing one will report\n",
-            marked,
-            lost
-        );
+    pr_info!(
+        "{} pages allocated before page_ext existed marked as not accounted\n",
+        marked
+    );
+    if lost != 0 {
+        pr_warn!("{} more not recorded: freeing one will report\n", lost);
     }
 }
 

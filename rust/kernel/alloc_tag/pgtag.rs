@@ -154,8 +154,10 @@
 //!     layout.set_module_area(base + 4 * tag, 4 * tag);
 //!     layout.give_indexes(base, size);
 //! }
-//! // SAFETY: The tags are valid.
-//! let kept: [usize; 8] = core::array::from_fn(|i| unsafe { Tag::from_raw(&tags[i]) }.page_index());
+//! let kept: [usize; 8] = core::array::from_fn(|i| {
+//!     // SAFETY: The tags are valid.
+//!     unsafe { Tag::from_raw(&tags[i]) }.page_index()
+//! });
 //! // Tag 3 is neither the kernel's nor the area's, tag 7 past the field.
 //! assert_eq!(kept, [2, 3, 4, 0, 5, 6, 7, 0]);
 //! for (t, &k) in tags.iter().zip(&kept) {
