@@ -104,27 +104,28 @@ void rust_helper_kmemleak_free(const void *ptr)
 #ifdef CONFIG_MEM_ALLOC_PROFILING
 /*
  * The kernel crate's allocators with the allocation tag of the Rust call
- * site (rust/kernel/alloc_tag/site.rs) in place of the helpers' own.
+ * site (rust/kernel/alloc_tag/site.rs) in place of the helpers' own. The
+ * caller has seen profiling enabled: the tag is set without testing again.
  */
 void * __must_check __realloc_size(2)
 rust_helper_krealloc_tagged(const void *p, size_t size, gfp_t flags,
 			    struct alloc_tag *tag)
 {
-	return alloc_hooks_tag(tag, krealloc_noprof(p, size, flags));
+	return __alloc_hooks_tag_set(tag, krealloc_noprof(p, size, flags));
 }
 
 void * __must_check __realloc_size(2)
 rust_helper_vrealloc_tagged(const void *p, size_t size, gfp_t flags,
 			    struct alloc_tag *tag)
 {
-	return alloc_hooks_tag(tag, vrealloc_noprof(p, size, flags));
+	return __alloc_hooks_tag_set(tag, vrealloc_noprof(p, size, flags));
 }
 
 void * __must_check __realloc_size(2)
 rust_helper_kvrealloc_tagged(const void *p, size_t size, gfp_t flags,
 			     struct alloc_tag *tag)
 {
-	return alloc_hooks_tag(tag, kvrealloc_noprof(p, size, flags));
+	return __alloc_hooks_tag_set(tag, kvrealloc_noprof(p, size, flags));
 }
 
 /*

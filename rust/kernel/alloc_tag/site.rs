@@ -274,9 +274,17 @@ fn hash(key: usize) -> usize {
 /// module's own statics are to its code.
 #[inline]
 pub fn tag_of(loc: &'static Location<'static>) -> Option<&'static Tag> {
-    if !profiling_key().is_enabled() {
+    if !enabled() {
         return None;
     }
+    lookup(loc)
+}
+
+/// [`tag_of`] for a caller that has just seen [`enabled`]: the tag of `loc`,
+/// or `None` if the site has no tag. Called while profiling is disabled, it
+/// would give `loc` a tag all the same, which then counts nothing.
+#[inline]
+pub fn lookup(loc: &'static Location<'static>) -> Option<&'static Tag> {
     let key = ptr::from_ref(loc) as usize;
     let mut i = hash(key);
     for _ in 0..KEY_SLOTS {
