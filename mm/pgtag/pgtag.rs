@@ -194,7 +194,10 @@ pub extern "C" fn pgtag_page_ext_ready() {
         marked
     );
     if lost != 0 {
-        pr_warn!("{} more not recorded: freeing one will report\n", lost);
+        pr_warn!(
+            "{} more pages from before page_ext not recorded: freeing one will report\n",
+            lost
+        );
     }
 }
 
