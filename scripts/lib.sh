@@ -12,15 +12,19 @@ UPSTREAM_SUITE=trixie-backports
 JOBS=${JOBS:-$(($(nproc) + 1))}
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# The toolchain of ../shared/toolchain.md: Debian's rustc-web, clang 19.
+# Debian's rustc-web 1.96 (LLVM 22.1) and clang 22.1 from bookworm-security:
+# C and Rust compiled by the same LLVM (CONFIG_CLANG_VERSION ==
+# CONFIG_RUSTC_LLVM_VERSION), and a clang that, like GCC, puts no ENDBR64
+# at asm goto targets (clang 19 did, LLVM 21 stopped: llvm-project#143439),
+# so a patched static branch costs what it costs in distribution kernels.
 KMAKE_VARS=(
-	LLVM=-19
+	LLVM=-22
 	RUSTC=/usr/bin/rustc
 	RUSTDOC=/usr/bin/rustdoc
 	BINDGEN="$(command -v bindgen || echo bindgen)"
-	LIBCLANG_PATH=/usr/lib/llvm-19/lib
+	LIBCLANG_PATH=/usr/lib/llvm-22/lib
 )
-export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+export LIBCLANG_PATH=/usr/lib/llvm-22/lib
 
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
