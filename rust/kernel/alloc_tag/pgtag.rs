@@ -600,11 +600,16 @@ impl PageTagLayout {
             return None;
         }
         // One base or the other, no branch: the module area's is biased
-        // by the kernel's reach.
+        // by the kernel's reach. Both loaded first, so that the choice is
+        // of values (a `cmov`), not of which field to load.
+        let (kernel, module) = (
+            self.kernel_start.load(Relaxed),
+            self.module_bias.load(Relaxed),
+        );
         let base = if off < self.kernel_reach.load(Relaxed) {
-            self.kernel_start.load(Relaxed)
+            kernel
         } else {
-            self.module_bias.load(Relaxed)
+            module
         };
         Some(base.wrapping_add(off) as *const bindings::alloc_tag)
     }
@@ -898,24 +903,28 @@ impl Handle<'_> {
     /// What a `page->flags` index stands for.
     #[inline]
     fn index_ref(layout: &PageTagLayout, index: usize) -> PageRef<'static> {
-        match index {
-            NO_INDEX => PageRef::None,
-            EMPTY_INDEX if DEBUG => PageRef::Empty,
-            // Without debugging no marker is stored: `tag_of` checks.
-            i => match layout.tag_of(i) {
-                // SAFETY: Only indexes of tags are stored (`update`), the
-                // layout's tags are valid allocation tags (its setters'
-                // requirements), and a tag with a page accounted to it
-                // stays (module tags are kept until their counters are
-                // zero).
-                Some(tag) => PageRef::Tag(unsafe { Tag::from_raw(tag) }),
-                None => {
-                    if DEBUG {
-                        report_once("holds an index past the tags");
-                    }
-                    PageRef::None
+        if DEBUG {
+            match index {
+                NO_INDEX => return PageRef::None,
+                EMPTY_INDEX => return PageRef::Empty,
+                _ => {}
+            }
+        }
+        // Without debugging `NO_INDEX` needs no test of its own: it is a
+        // marker, which `tag_of` finds no tag for, and a missing reference
+        // is not reported.
+        match layout.tag_of(index) {
+            // SAFETY: Only indexes of tags are stored (`update`), the
+            // layout's tags are valid allocation tags (its setters'
+            // requirements), and a tag with a page accounted to it stays
+            // (module tags are kept until their counters are zero).
+            Some(tag) => PageRef::Tag(unsafe { Tag::from_raw(tag) }),
+            None => {
+                if DEBUG {
+                    report_once("holds an index past the tags");
                 }
-            },
+                PageRef::None
+            }
         }
     }
 
