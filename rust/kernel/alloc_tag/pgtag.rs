@@ -741,7 +741,10 @@ pub enum PageRef<'a> {
 ///     // A tag the layout has no index for is not recorded.
 ///     assert!(!h.update(PageRef::Tag(outside)) && is(h.read(), t0));
 ///     assert!(is(h.take(), t0));
+///     // No index: no tag, with or without debugging (`NO_INDEX` is a
+///     // marker `tag_of` finds no tag for).
 ///     assert!(matches!(h.read(), PageRef::None));
+///     assert!(matches!(h.take(), PageRef::None));
 ///     // "Empty" is a marker of its own only with debugging.
 ///     assert!(h.update(PageRef::Empty));
 ///     let debug = cfg!(CONFIG_MEM_ALLOC_PROFILING_DEBUG);
