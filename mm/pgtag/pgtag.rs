@@ -20,8 +20,8 @@
 //! [`with_handle`], reads, updates, sets or takes the reference, and drops
 //! the handle. C calls these paths only while profiling is enabled: the
 //! static key test stays inline in `include/linux/pgalloc_tag.h`. So does
-//! the test of `mem_profiling_compressed` for the add and sub paths, which
-//! have a function for each place (`__pgalloc_tag_add_flags()` and
+//! the test of `mem_profiling_compressed` for the add, sub and get paths,
+//! which have a function for each place (`__pgalloc_tag_add_flags()` and
 //! `__pgalloc_tag_add()`, ...): with jump labels C's test is a patched
 //! jump, where ours would be a load, a test and a branch.
 //!
@@ -131,7 +131,7 @@ impl Place {
         Self(mem_profiling_compressed.is_enabled())
     }
 
-    /// The place C found the key to say (the add and sub paths test it
+    /// The place C found the key to say (the add, sub and get paths test it
     /// inline, as a patched jump with jump labels).
     ///
     /// # Safety
@@ -356,7 +356,13 @@ unsafe fn sub_raw(place: Place, page: *mut bindings::page, order: c_uint) {
 /// The tag `page` is accounted to.
 #[inline(always)]
 fn tag_of(en: Enabled, page: &TaggedPage) -> Option<&'static Tag> {
-    with_handle(en, page, None, |h| match h.read() {
+    with_handle(en, page, None, read_tag)
+}
+
+/// The tag a reference names.
+#[inline(always)]
+fn read_tag(h: &Handle<'_>) -> Option<&'static Tag> {
+    match h.read() {
         PageRef::Tag(tag) => Some(tag),
         PageRef::None => {
             if DEBUG {
@@ -365,21 +371,44 @@ fn tag_of(en: Enabled, page: &TaggedPage) -> Option<&'static Tag> {
             None
         }
         PageRef::Empty => None,
-    })
+    }
 }
 
-/// `pgalloc_tag_get_tails()`: the tag `page` is accounted to, or NULL.
+/// `pgalloc_tag_get_tails()`: the tag `page` is accounted to, or NULL, in
+/// page_ext mode.
 ///
 /// # Safety
 ///
 /// `page` is a valid page the caller holds a reference to; profiling is
-/// enabled.
+/// enabled and compressed mode is off.
 #[no_mangle]
 pub unsafe extern "C" fn __pgalloc_tag_get(page: *mut bindings::page) -> *mut bindings::alloc_tag {
+    // SAFETY: Per the safety requirements.
+    unsafe { get_raw(Place::tested(false), page) }
+}
+
+/// [`__pgalloc_tag_get`] in compressed mode.
+///
+/// # Safety
+///
+/// As for [`__pgalloc_tag_get`], but compressed mode is on.
+#[no_mangle]
+pub unsafe extern "C" fn __pgalloc_tag_get_flags(
+    page: *mut bindings::page,
+) -> *mut bindings::alloc_tag {
+    // SAFETY: Per the safety requirements.
+    unsafe { get_raw(Place::tested(true), page) }
+}
+
+/// # Safety
+///
+/// As for [`__pgalloc_tag_get`], references living at `place`.
+#[inline(always)]
+unsafe fn get_raw(place: Place, page: *mut bindings::page) -> *mut bindings::alloc_tag {
     // SAFETY: The caller's reference keeps the page's tag reference;
     // profiling is enabled.
     let (en, page) = unsafe { (Enabled::new(), TaggedPage::from_raw(page)) };
-    tag_of(en, page).map_or(ptr::null_mut(), Tag::as_ptr)
+    with_place(en, place, page, None, read_tag).map_or(ptr::null_mut(), Tag::as_ptr)
 }
 
 /// `clear_page_tag_ref()`: marks `page` as not accounted (freeing it then

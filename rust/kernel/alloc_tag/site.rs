@@ -234,11 +234,13 @@ static FILLED: Locked = Locked(UnsafeCell::new(Filled {
 }));
 
 /// Whether allocations are being profiled (`sysctl.vm.mem_profiling`).
+#[inline]
 pub fn enabled() -> bool {
     profiling_key().is_enabled()
 }
 
 /// `mem_alloc_profiling_key` of `lib/alloc_tag_rs/`.
+#[inline]
 fn profiling_key() -> &'static StaticKey {
     // SAFETY: The key is a static, never freed; C declares it as a
     // `static_key_true` or `_false`, which embed a `struct static_key`.
@@ -261,6 +263,7 @@ pub(crate) unsafe fn is_filled(ct: *const bindings::codetag) -> bool {
     !name.load(Acquire).is_null()
 }
 
+#[inline]
 fn hash(key: usize) -> usize {
     // Fibonacci hashing of the address, 8-byte aligned.
     (key >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (usize::BITS - KEY_SLOTS.ilog2())
@@ -298,6 +301,7 @@ pub fn lookup(loc: &'static Location<'static>) -> Option<&'static Tag> {
 }
 
 /// The tag a key entry stores.
+#[inline]
 fn tag(t: *mut bindings::alloc_tag) -> Option<&'static Tag> {
     // SAFETY: A filled-in slot, published before its key: the kernel's, or
     // a module's, whose range stays while the module runs (the lookup is

@@ -60,6 +60,7 @@ impl StaticKey {
     ///
     /// `ptr` points to a valid, initialised `struct static_key` (or
     /// `static_key_true`/`_false`, which embed one) that is never freed.
+    #[inline]
     pub unsafe fn from_raw(ptr: *const bindings::static_key) -> &'static StaticKey {
         // SAFETY: Per the safety requirements; `StaticKey` is a transparent
         // wrapper of the C struct.
