@@ -47,7 +47,7 @@
 //! ```
 //! use core::panic::Location;
 //! use kernel::{
-//!     alloc::{flags::GFP_KERNEL, KBox, KVec, VBox},
+//!     alloc::{flags::GFP_KERNEL, KBox, KVBox, KVec, VBox},
 //!     alloc_tag::{site, Counters},
 //! };
 //!
@@ -98,8 +98,14 @@
 //! let mapped = site::tag_of(vmalloc).map(|t| t.read());
 //! assert!(mapped.is_some_and(|c| c.calls >= 1 && c.bytes >= 4096));
 //!
-//! drop((one, more, v, big, vm));
-//! for loc in [here, there, grow, large, vmalloc] {
+//! // kvmalloc, small enough for slab.
+//! let (kv, kvmalloc) = (KVBox::new([0u8; 192], GFP_KERNEL)?, Location::caller());
+//! let kvs = site::tag_of(kvmalloc).map(|t| t.read());
+//! assert_eq!(kvs, Some(first));
+//!
+//! // Every free gives the bytes back, whichever allocator.
+//! drop((one, more, v, big, vm, kv));
+//! for loc in [here, there, grow, large, vmalloc, kvmalloc] {
 //!     assert_eq!(site::tag_of(loc).map(|t| t.read()), Some(Counters::default()));
 //! }
 //! # Ok::<(), Error>(())
